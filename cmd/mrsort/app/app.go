@@ -1,0 +1,222 @@
+// Package app is mrsort's command line: flags, wiring to package extsort,
+// messages and exit statuses. It is a package of its own so that tests can
+// run mrsort in-process (testscript).
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+
+	"github.com/mrpipe/mrpipe/cmd/internal/cliutil"
+	"github.com/mrpipe/mrpipe/extsort"
+	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
+)
+
+const description = `Write the sorted concatenation of the FILEs to standard output. With no
+FILE, or when FILE is -, read standard input. Lines are compared as
+unsigned bytes, exactly as GNU sort does with LC_ALL=C, whatever the
+locale.
+
+Input larger than the memory budget (-S) is sorted in runs written to
+temporary files (-T), S2-compressed, and merged; they are removed however
+mrsort ends. The default budget is the available memory or 1/8 of physical
+memory, whichever is larger, but at most 3/4 of physical memory; memory is
+used only as input arrives.
+
+KEYDEF is F[.C][OPTS][,F[.C][OPTS]] for start and stop position, where F is
+a field number and C a character position in the field, both origin 1;
+OPTS is one or more of b f n r, which override the global ordering options
+for that key. Without -t, fields are separated by the empty string between
+a non-blank and a blank, so a field includes its leading blanks.
+
+SIZE may be followed by b (bytes), K, M, G, T, P, E (powers of 1024) or %
+(of physical memory); the default unit is K.
+
+Exit status: 0 on success, 1 when -c or -C finds disorder, 2 on trouble.
+
+Examples:
+  mrsort access.log                  sort lines as bytes
+  mrsort -t '\t' -k2,2nr counts.tsv  by the second tab-separated field, numerically, largest first
+  mrsort -u -S 256M -o words.txt big.txt
+                                     unique lines, 256 MiB of memory, output replaces words.txt
+  mrsort -m part-*                   merge files that are already sorted
+  awk '{print $7}' access.log | mrsort | uniq -c | mrsort -nr | head`
+
+// New returns mrsort's cli.App.
+func New() *cli.App {
+	return &cli.App{
+		Name:        "mrsort",
+		Usage:       "sort lines of text files, fast, in bounded memory",
+		UsageText:   "mrsort [OPTION]... [FILE]...",
+		Description: description,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "ignore-leading-blanks", Aliases: []string{"b"}, Usage: "ignore leading blanks"},
+			&cli.BoolFlag{Name: "ignore-case", Aliases: []string{"f"}, Usage: "fold lower case to upper case characters"},
+			&cli.BoolFlag{Name: "numeric-sort", Aliases: []string{"n"}, Usage: "compare according to string numerical value"},
+			&cli.BoolFlag{Name: "reverse", Aliases: []string{"r"}, Usage: "reverse the result of comparisons"},
+			&cli.BoolFlag{Name: "check", Aliases: []string{"c"}, Usage: "check for sorted input; do not sort"},
+			&cli.BoolFlag{Name: "check-quiet", Aliases: []string{"C"}, Usage: "like -c, but do not report first bad line"},
+			&cli.StringSliceFlag{Name: "key", Aliases: []string{"k"}, Usage: "sort via a key; KEYDEF gives location and type", DefaultText: "KEYDEF"},
+			&cli.BoolFlag{Name: "merge", Aliases: []string{"m"}, Usage: "merge already sorted files; do not sort"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write result to `FILE` instead of standard output"},
+			&cli.BoolFlag{Name: "stable", Aliases: []string{"s"}, Usage: "stabilize sort by disabling last-resort comparison"},
+			&cli.StringSliceFlag{Name: "buffer-size", Aliases: []string{"S"}, Usage: "use `SIZE` for the memory budget"},
+			&cli.StringFlag{Name: "field-separator", Aliases: []string{"t"}, Usage: "use `SEP` instead of non-blank to blank transition"},
+			&cli.StringSliceFlag{Name: "temporary-directory", Aliases: []string{"T"}, Usage: "use `DIR` for temporaries, not $TMPDIR or /tmp; multiple options specify multiple directories"},
+			&cli.StringFlag{Name: "parallel", Usage: "change the number of sorts run concurrently to `N`"},
+			&cli.StringFlag{Name: "batch-size", Usage: "merge at most `NMERGE` inputs at once; for more use temp files"},
+			&cli.BoolFlag{Name: "unique", Aliases: []string{"u"}, Usage: "output only the first of an equal run"},
+			&cli.BoolFlag{Name: "zero-terminated", Aliases: []string{"z"}, Usage: "line delimiter is NUL, not newline"},
+			&cli.BoolFlag{Name: "no-compress", Usage: "write temporary files uncompressed"},
+		},
+		Action: run,
+	}
+}
+
+// Main runs mrsort with the process's arguments and returns its exit status.
+func Main() int { return cliutil.Run(New(), os.Args, os.Stdout, os.Stderr) }
+
+func options(c *cli.Context) (extsort.Options, error) {
+	o := extsort.Options{
+		IgnoreBlanks:   c.Bool("b"),
+		IgnoreCase:     c.Bool("f"),
+		Numeric:        c.Bool("n"),
+		Reverse:        c.Bool("r"),
+		Stable:         c.Bool("s"),
+		Unique:         c.Bool("u"),
+		ZeroTerminated: c.Bool("z"),
+		TempDirs:       c.StringSlice("T"),
+		NoCompress:     c.Bool("no-compress"),
+	}
+	for _, spec := range c.StringSlice("k") {
+		k, err := extsort.ParseKey(spec)
+		if err != nil {
+			return o, cliutil.Exit(2, err)
+		}
+		o.Keys = append(o.Keys, k)
+	}
+	if c.IsSet("t") {
+		t := c.String("t")
+		switch {
+		case t == "":
+			return o, cliutil.Exit(2, errors.New("empty tab"))
+		case t == `\0`:
+			t = "\x00"
+		case len(t) > 1:
+			return o, cliutil.Exit(2, fmt.Errorf("multi-character tab '%s'", t))
+		}
+		o.Separator = t
+	}
+	for _, s := range c.StringSlice("S") {
+		n, err := extsort.ParseSize(s)
+		if err != nil {
+			return o, cliutil.Exit(2, err)
+		}
+		o.Memory = max(o.Memory, n)
+	}
+	if c.IsSet("parallel") {
+		n, err := strconv.Atoi(c.String("parallel"))
+		if err != nil || n < 0 {
+			return o, cliutil.Exit(2, fmt.Errorf("invalid --parallel argument '%s'", c.String("parallel")))
+		}
+		if n == 0 {
+			return o, cliutil.Exit(2, errors.New("number in parallel must be nonzero"))
+		}
+		o.Parallel = n
+	}
+	if c.IsSet("batch-size") {
+		n, err := strconv.Atoi(c.String("batch-size"))
+		if err != nil || n < 2 {
+			return o, cliutil.Exit(2, fmt.Errorf("invalid --batch-size argument '%s'", c.String("batch-size")))
+		}
+		o.BatchSize = n
+	}
+	return o, nil
+}
+
+func run(c *cli.Context) error {
+	o, err := options(c)
+	if err != nil {
+		return err
+	}
+	files := c.Args().Slice()
+	if len(files) == 0 {
+		files = []string{"-"}
+	}
+	check, quiet := c.Bool("c"), c.Bool("C")
+	if check && quiet {
+		return cliutil.Exit(2, errors.New("options '-cC' are incompatible"))
+	}
+	if (check || quiet) && c.IsSet("o") {
+		return cliutil.Exit(2, fmt.Errorf("options '-%so' are incompatible", map[bool]string{true: "c", false: "C"}[check]))
+	}
+	if (check || quiet) && len(files) > 1 {
+		return cliutil.Exit(2, fmt.Errorf("extra operand '%s' not allowed with -%s", files[1], map[bool]string{true: "c", false: "C"}[check]))
+	}
+	for _, f := range files {
+		if f != "-" {
+			if err := unix.Access(f, unix.R_OK); err != nil {
+				return cliutil.Exit(2, fmt.Errorf("cannot read: %s: %s", f, strerror(err)))
+			}
+		}
+	}
+	s, err := extsort.New(o)
+	if err != nil {
+		return cliutil.Exit(2, err)
+	}
+	inputs := make([]extsort.Input, len(files))
+	for i, f := range files {
+		inputs[i] = extsort.Input{Name: f}
+	}
+	ctx := c.Context
+	if check || quiet {
+		err := s.Check(ctx, inputs[0])
+		if extsort.IsDisorder(err) {
+			if quiet {
+				return cliutil.Silent(1)
+			}
+			return cliutil.Exit(1, err)
+		}
+		return cliutil.Exit(2, err)
+	}
+	var w io.Writer = c.App.Writer
+	var out *extsort.OutputFile
+	if c.IsSet("o") {
+		if out, err = extsort.CreateOutput(c.String("o")); err != nil {
+			return cliutil.Exit(2, err)
+		}
+		w = out
+	}
+	if c.Bool("m") {
+		_, err = s.Merge(ctx, inputs, w)
+	} else {
+		_, err = s.Sort(ctx, inputs, w)
+	}
+	if err == nil && ctx.Err() != nil {
+		err = ctx.Err()
+	}
+	if out != nil {
+		if err != nil {
+			out.Abort()
+		} else {
+			err = out.Commit()
+		}
+	}
+	if errors.Is(err, context.Canceled) {
+		return cliutil.Silent(2)
+	}
+	return cliutil.Exit(2, err)
+}
+
+func strerror(err error) string {
+	s := err.Error()
+	if s != "" && s[0] >= 'a' && s[0] <= 'z' {
+		s = string(s[0]-'a'+'A') + s[1:]
+	}
+	return s
+}

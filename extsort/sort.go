@@ -1,0 +1,417 @@
+package extsort
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// Sorter sorts, merges and checks lines by one set of Options. It holds no
+// resources between calls and may be used by several goroutines at once.
+type Sorter struct {
+	o    Options
+	c    *comparer
+	term byte
+}
+
+// Stats counts what a Sort or Merge read and wrote.
+type Stats struct {
+	Records, Bytes       int64 // read from the inputs (bytes include terminators)
+	OutRecords, OutBytes int64 // written to the output
+	Duplicates           int64 // lines dropped by Unique
+	Runs                 int   // sorted runs written to temporary files
+	MergePasses          int   // merges into temporary files to reduce the fan-in
+	TempBytes            int64 // bytes written to temporary files
+}
+
+// New returns a Sorter for opts.
+func New(opts Options) (*Sorter, error) {
+	if err := opts.validate(); err != nil {
+		return nil, err
+	}
+	s := &Sorter{o: opts, c: newComparer(&opts), term: '\n'}
+	if opts.ZeroTerminated {
+		s.term = 0
+	}
+	return s, nil
+}
+
+// Compare orders two lines (without terminators) as the Sorter does,
+// without its tie-break on input order.
+func (s *Sorter) Compare(a, b []byte) int { return s.c.compare(a, b) }
+
+// fanIn is the most runs one merge reads: what the memory budget and the
+// open-file limit allow, or --batch-size.
+func (s *Sorter) fanIn() int {
+	if s.o.BatchSize > 0 {
+		return s.o.BatchSize
+	}
+	perRun := int64(2*(blockText+16*blockRecs) + 3*s2Block)
+	f := int(s.o.memory() / 2 / perRun)
+	var rl unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) == nil {
+		f = min(f, int(rl.Cur)-32)
+	}
+	return max(f, 2)
+}
+
+type filled struct {
+	a    *arena
+	done bool
+	err  error
+}
+
+// Sort sorts the lines of the inputs, in order, to w.
+//
+// Input is read into one arena while the previous one is sorted and written
+// to a temporary file as a sorted run; the last arena is merged from memory
+// with the runs. Temporary files are removed however Sort returns.
+func (s *Sorter) Sort(ctx context.Context, inputs []Input, w io.Writer) (st Stats, err error) {
+	tmp := newTemps(s.o.tempDirs())
+	defer tmp.closeAll()
+	ir := newInputReader(s.c, s.term, inputs)
+	defer ir.closeCurrent()
+
+	asz := int(min(s.o.memory()/2, maxArena))
+	first, err := newArena(asz)
+	if err != nil {
+		return st, err
+	}
+	arenas := []*arena{first}
+	free := make(chan *arena, 2)
+	full := make(chan filled)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	defer func() {
+		close(stop)
+		wg.Wait() // the reader may be filling an arena
+		for _, a := range arenas {
+			a.release()
+		}
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			var a *arena
+			select {
+			case a = <-free:
+			case <-stop:
+				return
+			}
+			done, err := ir.fill(ctx, a)
+			select {
+			case full <- filled{a, done, err}:
+			case <-stop:
+				return
+			}
+			if done || err != nil {
+				return
+			}
+		}
+	}()
+	free <- first
+
+	rs := &recSorter{c: s.c}
+	var runs []*runFile
+	for {
+		var f filled
+		select {
+		case f = <-full:
+		case <-ctx.Done():
+			return st, ctx.Err()
+		}
+		if f.err != nil {
+			return st, f.err
+		}
+		if !f.done && len(arenas) == 1 {
+			second, err := newArena(asz)
+			if err != nil {
+				return st, err
+			}
+			arenas = append(arenas, second)
+			free <- second
+		}
+		rs.text = f.a.text
+		rs.sort(f.a.recs, s.o.parallel())
+		if f.done {
+			st.Records, st.Bytes = ir.records, ir.bytes
+			// The other arena is idle: give its memory to the merge.
+			for i, a := range arenas {
+				if a != f.a {
+					a.release()
+					arenas = append(arenas[:i:i], arenas[i+1:]...)
+					break
+				}
+			}
+			return s.finish(ctx, tmp, runs, f.a, w, st)
+		}
+		run, dropped, err := s.writeRun(ctx, tmp, []cursor{memCursor(f.a)})
+		if err != nil {
+			return st, err
+		}
+		st.Duplicates += dropped
+		st.Runs++
+		st.TempBytes += run.size
+		runs = append(runs, run)
+		if f.a.size > asz { // grown for a long line: back to the budget
+			na, err := newArena(asz)
+			if err != nil {
+				return st, err
+			}
+			f.a.release()
+			*f.a = *na
+		}
+		free <- f.a
+	}
+}
+
+// finish merges the runs and the last arena to w and checks the counts.
+func (s *Sorter) finish(ctx context.Context, tmp *temps, runs []*runFile, last *arena, w io.Writer, st Stats) (Stats, error) {
+	runs, passes, dropped, tb, err := s.reduceRuns(ctx, tmp, runs, s.fanIn()-1)
+	st.MergePasses += passes
+	st.Duplicates += dropped
+	st.TempBytes += tb
+	if err != nil {
+		return st, err
+	}
+	cur := make([]cursor, 0, len(runs)+1)
+	for _, r := range runs {
+		cur = append(cur, readerCursor(r.reader(s.c, s.term)))
+	}
+	cur = append(cur, memCursor(last))
+	out := newLineWriter(writeAll(w), s.term)
+	dropped, err = mergeTo(ctx, s.c, cur, out)
+	st.Duplicates += dropped
+	if cerr := out.close(); err == nil {
+		err = cerr
+	}
+	st.OutRecords, st.OutBytes = out.records, out.bytes
+	if err == nil && st.OutRecords+st.Duplicates != st.Records {
+		err = fmt.Errorf("internal error: read %d lines, wrote %d and dropped %d duplicates", st.Records, st.OutRecords, st.Duplicates)
+	}
+	return st, err
+}
+
+// OutputError reports a failed write to the output.
+type OutputError struct{ Err error }
+
+func (e *OutputError) Error() string { return "write failed: " + errText(unwrapPath(e.Err)) }
+func (e *OutputError) Unwrap() error { return e.Err }
+
+func writeAll(w io.Writer) func([]byte) error {
+	return func(p []byte) error {
+		if _, err := w.Write(p); err != nil {
+			return &OutputError{Err: err}
+		}
+		return nil
+	}
+}
+
+// writeRun merges cursors into a new run file.
+func (s *Sorter) writeRun(ctx context.Context, tmp *temps, cur []cursor) (*runFile, int64, error) {
+	f, err := tmp.create()
+	if err != nil {
+		for i := range cur {
+			cur[i].close()
+		}
+		return nil, 0, err
+	}
+	rw := newRunWriter(f, !s.o.NoCompress)
+	out := newLineWriter(rw.write, s.term)
+	dropped, err := mergeTo(ctx, s.c, cur, out)
+	if cerr := out.close(); err == nil {
+		err = cerr
+	}
+	var size int64
+	if err == nil {
+		size, err = rw.finish()
+	}
+	if err != nil {
+		tmp.close(f)
+		return nil, dropped, err
+	}
+	return &runFile{f: f, name: f.Name(), size: size, records: out.records, bytes: out.bytes, compressed: !s.o.NoCompress}, dropped, nil
+}
+
+// reduceRuns merges runs, a batch at a time, until at most keep remain. The
+// batches are consecutive so that equal lines keep their input order.
+func (s *Sorter) reduceRuns(ctx context.Context, tmp *temps, runs []*runFile, keep int) ([]*runFile, int, int64, int64, error) {
+	passes := 0
+	var dropped, tb int64
+	fan := max(s.fanIn(), 2)
+	keep = max(keep, 1)
+	for len(runs) > keep {
+		// Merge just enough runs that the rest fit: n runs become 1.
+		n := min(fan, len(runs)-keep+1)
+		cur := make([]cursor, 0, n)
+		for _, r := range runs[:n] {
+			cur = append(cur, readerCursor(r.reader(s.c, s.term)))
+		}
+		merged, d, err := s.writeRun(ctx, tmp, cur)
+		for _, r := range runs[:n] {
+			tmp.close(r.f)
+		}
+		if err != nil {
+			return nil, passes, dropped, tb, err
+		}
+		dropped += d
+		tb += merged.size
+		passes++
+		runs = append([]*runFile{merged}, runs[n:]...)
+	}
+	return runs, passes, dropped, tb, nil
+}
+
+// Merge merges inputs that are already sorted (sort -m) to w. Inputs that
+// are not sorted give output that is not sorted, as with GNU sort.
+func (s *Sorter) Merge(ctx context.Context, inputs []Input, w io.Writer) (st Stats, err error) {
+	tmp := newTemps(s.o.tempDirs())
+	defer tmp.closeAll()
+	var closers []func()
+	defer func() {
+		for _, c := range closers {
+			c()
+		}
+	}()
+	fan := s.fanIn()
+	// Inputs beyond the fan-in are merged in batches into runs first.
+	var runs []*runFile
+	var cur []cursor
+	var readers []*blockReader
+	flushBatch := func() error {
+		run, d, err := s.writeRun(ctx, tmp, cur)
+		cur = cur[:0]
+		if err != nil {
+			return err
+		}
+		st.Duplicates += d
+		st.MergePasses++
+		st.TempBytes += run.size
+		runs = append(runs, run)
+		return nil
+	}
+	open := func(in Input) (cursor, error) {
+		r, closeFn, err := in.open()
+		if err != nil {
+			return cursor{}, err
+		}
+		closers = append(closers, closeFn)
+		br := newBlockReader(in.Name, r, s.c, s.term)
+		readers = append(readers, br)
+		go br.run()
+		return readerCursor(br), nil
+	}
+	if len(inputs) > fan {
+		for _, in := range inputs {
+			c, err := open(in)
+			if err != nil {
+				return st, err
+			}
+			cur = append(cur, c)
+			if len(cur) == fan {
+				if err := flushBatch(); err != nil {
+					return st, err
+				}
+			}
+		}
+		if len(cur) > 0 {
+			if err := flushBatch(); err != nil {
+				return st, err
+			}
+		}
+		var passes int
+		var d, tb int64
+		runs, passes, d, tb, err = s.reduceRuns(ctx, tmp, runs, fan)
+		st.MergePasses += passes
+		st.Duplicates += d
+		st.TempBytes += tb
+		if err != nil {
+			return st, err
+		}
+		for _, r := range runs {
+			cur = append(cur, readerCursor(r.reader(s.c, s.term)))
+		}
+	} else {
+		for _, in := range inputs {
+			c, err := open(in)
+			if err != nil {
+				for i := range cur {
+					cur[i].close()
+				}
+				return st, err
+			}
+			cur = append(cur, c)
+		}
+	}
+	out := newLineWriter(writeAll(w), s.term)
+	d, err := mergeTo(ctx, s.c, cur, out)
+	st.Duplicates += d
+	if cerr := out.close(); err == nil {
+		err = cerr
+	}
+	for _, br := range readers {
+		st.Records += br.records
+		st.Bytes += br.bytes
+	}
+	st.OutRecords, st.OutBytes = out.records, out.bytes
+	return st, err
+}
+
+// DisorderError is what Check reports: the first line out of order.
+type DisorderError struct {
+	Name string // the input's name ("-" for standard input)
+	Line int64  // 1-based line number
+	Text []byte // the line, without terminator
+}
+
+func (e *DisorderError) Error() string {
+	return fmt.Sprintf("%s:%d: disorder: %s", e.Name, e.Line, e.Text)
+}
+
+// Check reads one input and returns a *DisorderError for its first line
+// that sorts before the line preceding it (or equal to it, with Unique).
+func (s *Sorter) Check(ctx context.Context, in Input) error {
+	r, closeFn, err := in.open()
+	if err != nil {
+		return err
+	}
+	defer closeFn()
+	br := newBlockReader(in.Name, r, s.c, s.term)
+	go br.run()
+	defer br.close()
+	var prev []byte
+	var n int64
+	for {
+		b, ok := <-br.full
+		if !ok {
+			return br.err
+		}
+		for i := range b.recs {
+			rr := &b.recs[i]
+			line := b.text[rr.off : rr.off+rr.n]
+			n++
+			if n > 1 {
+				d := s.c.compare(prev, line)
+				if d > 0 || (d == 0 && s.o.Unique) {
+					return &DisorderError{Name: in.Name, Line: n, Text: append([]byte(nil), line...)}
+				}
+			}
+			prev = append(prev[:0], line...)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		br.free <- b
+	}
+}
+
+// IsDisorder reports whether err is a *DisorderError.
+func IsDisorder(err error) bool {
+	var d *DisorderError
+	return errors.As(err, &d)
+}

@@ -1,0 +1,37 @@
+// The testscript harness: every testdata/script/*.txtar runs with each
+// mrpipe binary on its PATH (in-process, through RunMain), beside the
+// system's sort, uniq, awk and friends, so scripts can check our tools
+// against the GNU ones side by side.
+package cmd_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	mrsort "github.com/mrpipe/mrpipe/cmd/mrsort/app"
+)
+
+// commands lists every binary the scripts can call. Each new binary adds
+// its app.Main here.
+var commands = map[string]func() int{
+	"mrsort": mrsort.Main,
+}
+
+func TestMain(m *testing.M) {
+	os.Exit(testscript.RunMain(m, commands))
+}
+
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: "../testdata/script",
+		Setup: func(env *testscript.Env) error {
+			// GNU tools compare bytes, as ours always do.
+			env.Setenv("LC_ALL", "C")
+			return nil
+		},
+		RequireExplicitExec: true,
+		RequireUniqueNames:  true,
+	})
+}

@@ -1,0 +1,107 @@
+package shuffle
+
+import (
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// TextHash is Hadoop's Text.hashCode (WritableComparator.hashBytes): 1,
+// then h = 31*h + b for each byte b as a signed Java byte, with 32-bit
+// wraparound.
+func TextHash(key []byte) int32 {
+	h := int32(1)
+	for _, c := range key {
+		h = 31*h + int32(int8(c))
+	}
+	return h
+}
+
+// StringHash is Java's String.hashCode of the key decoded from UTF-8 as
+// Text.toString decodes it (malformed sequences become U+FFFD): 0, then
+// h = 31*h + c over the UTF-16 code units.
+func StringHash(key []byte) int32 {
+	h := int32(0)
+	for i := 0; i < len(key); {
+		if c := key[i]; c < utf8.RuneSelf {
+			h = 31*h + int32(c)
+			i++
+			continue
+		}
+		r, n := decodeJava(key[i:])
+		i += n
+		if r >= 0x10000 {
+			r1, r2 := utf16.EncodeRune(r)
+			h = 31*h + int32(r1)
+			h = 31*h + int32(r2)
+		} else {
+			h = 31*h + int32(r)
+		}
+	}
+	return h
+}
+
+// decodeJava decodes one character as Java's UTF-8 decoder does with
+// REPLACE: a malformed sequence becomes one U+FFFD covering its maximal
+// valid prefix (at least one byte), as the Unicode standard recommends.
+func decodeJava(b []byte) (rune, int) {
+	r, n := utf8.DecodeRune(b)
+	if r != utf8.RuneError || n > 1 {
+		return r, n
+	}
+	return utf8.RuneError, maximalSubpart(b)
+}
+
+// maximalSubpart returns the length of the longest prefix of b that starts
+// a well-formed UTF-8 sequence but does not complete one (at least 1).
+func maximalSubpart(b []byte) int {
+	c := b[0]
+	var need int
+	lo, hi := byte(0x80), byte(0xbf)
+	switch {
+	case c >= 0xc2 && c <= 0xdf:
+		need = 1
+	case c == 0xe0:
+		need, lo = 2, 0xa0
+	case c >= 0xe1 && c <= 0xec, c == 0xee, c == 0xef:
+		need = 2
+	case c == 0xed:
+		need, hi = 2, 0x9f
+	case c == 0xf0:
+		need, lo = 3, 0x90
+	case c >= 0xf1 && c <= 0xf3:
+		need = 3
+	case c == 0xf4:
+		need, hi = 3, 0x8f
+	default:
+		return 1
+	}
+	i := 1
+	for ; i <= need && i < len(b); i++ {
+		if b[i] < lo || b[i] > hi {
+			break
+		}
+		lo, hi = 0x80, 0xbf
+	}
+	return i
+}
+
+// javaUTF8 appends key re-encoded as Java's new String(bytes, UTF_8)
+// .getBytes(UTF_8) would: identical for valid UTF-8, with every malformed
+// sequence replaced by EF BF BD.
+func javaUTF8(dst, key []byte) []byte {
+	for i := 0; i < len(key); {
+		if c := key[i]; c < utf8.RuneSelf {
+			dst = append(dst, c)
+			i++
+			continue
+		}
+		r, n := decodeJava(key[i:])
+		if r == utf8.RuneError && n >= 1 && !(n == 3 && key[i] == 0xef && key[i+1] == 0xbf && key[i+2] == 0xbd) {
+			dst = append(dst, 0xef, 0xbf, 0xbd)
+		} else {
+			dst = append(dst, key[i:i+n]...)
+		}
+		i += n
+	}
+	return dst
+}

@@ -1,0 +1,196 @@
+package shuffle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/mrpipe/mrpipe/extsort"
+)
+
+// MergeOptions says how to merge parts that have no manifest; parts with
+// one are merged by the order their manifest records.
+type MergeOptions struct {
+	Key            KeySpec
+	Comparator     string // KeyFieldBasedComparator options; "": key bytes
+	ZeroTerminated bool
+	// Memory and TempDirs are for extsort, which merges in batches when
+	// there are more parts than it can open at once.
+	Memory   int64
+	TempDirs []string
+}
+
+// MergeStats counts what a Merge read and wrote.
+type MergeStats struct {
+	Parts          int
+	Records, Bytes int64 // read (uncompressed)
+	OutRecords     int64
+	OutBytes       int64
+	Concatenated   bool // the parts were not all sorted, so were concatenated
+}
+
+// mergeOrder is the order the parts are merged by.
+type mergeOrder struct {
+	key        KeySpec
+	comparator string
+	zero       bool
+	sorted     bool
+}
+
+func orderOf(parts []*Part, o MergeOptions) (mergeOrder, error) {
+	mo := mergeOrder{key: o.Key, comparator: o.Comparator, zero: o.ZeroTerminated, sorted: true}
+	var first *Part
+	for _, pt := range parts {
+		m := pt.Manifest
+		if m == nil {
+			continue
+		}
+		if !m.Sorted {
+			mo.sorted = false
+		}
+		if first == nil {
+			first = pt
+			mo.key = KeySpec{Separator: m.Separator, Fields: m.KeyFields}
+			mo.comparator = m.Comparator
+			mo.zero = m.ZeroTerminated
+			continue
+		}
+		f := first.Manifest
+		switch {
+		case m.ZeroTerminated != f.ZeroTerminated:
+			return mo, fmt.Errorf("%s and %s: records end differently (-z)", first.Path, pt.Path)
+		case !m.Sorted || !f.Sorted:
+		case m.Separator != f.Separator || m.KeyFields != f.KeyFields:
+			return mo, fmt.Errorf("%s and %s: sorted by different keys (separator %q, %d fields; separator %q, %d fields)",
+				first.Path, pt.Path, f.Separator, f.KeyFields, m.Separator, m.KeyFields)
+		case m.Comparator != f.Comparator:
+			return mo, fmt.Errorf("%s and %s: sorted by different comparators (%q, %q)", first.Path, pt.Path, f.Comparator, m.Comparator)
+		}
+	}
+	return mo, mo.key.Validate()
+}
+
+// Merge reads the parts, verified, and writes them to w: a k-way merge,
+// stable in the order of parts (equal keys come from earlier parts first),
+// or, when a manifest says its part is not sorted, their concatenation in
+// order. A *VerifyError from any part stops the merge and is returned as
+// it is.
+func Merge(ctx context.Context, parts []*Part, w io.Writer, o MergeOptions) (MergeStats, error) {
+	st := MergeStats{Parts: len(parts)}
+	mo, err := orderOf(parts, o)
+	if err != nil {
+		return st, err
+	}
+	readers := make([]io.ReadCloser, 0, len(parts))
+	defer func() {
+		for _, r := range readers {
+			r.Close()
+		}
+	}()
+	counters := make([]*countReader, 0, len(parts))
+	for _, pt := range parts {
+		r, err := pt.Open()
+		if err != nil {
+			return st, err
+		}
+		readers = append(readers, r)
+		counters = append(counters, &countReader{r: r})
+	}
+	total := func() {
+		for _, c := range counters {
+			st.Records += c.v().records
+			st.Bytes += c.v().bytes
+		}
+	}
+	term := byte('\n')
+	if mo.zero {
+		term = 0
+	}
+	if !mo.sorted {
+		st.Concatenated = true
+		err := concat(ctx, counters, w, term, &st)
+		total()
+		return st, err
+	}
+	var keys []extsort.Key
+	if mo.comparator != "" {
+		if keys, err = ComparatorKeys(mo.comparator, mo.key.N()); err != nil {
+			return st, err
+		}
+	} else {
+		keys = []extsort.Key{{StartField: 1, EndField: mo.key.N()}}
+	}
+	s, err := extsort.New(extsort.Options{
+		Keys: keys, Separator: string(mo.key.Sep()), Stable: true,
+		ZeroTerminated: mo.zero, Memory: o.Memory, TempDirs: o.TempDirs,
+	})
+	if err != nil {
+		return st, err
+	}
+	inputs := make([]extsort.Input, len(parts))
+	for i, pt := range parts {
+		inputs[i] = extsort.Input{Name: pt.Path, Reader: counters[i]}
+	}
+	es, err := s.Merge(ctx, inputs, w)
+	total()
+	st.OutRecords, st.OutBytes = es.OutRecords, es.OutBytes
+	var ve *VerifyError
+	if errors.As(err, &ve) {
+		return st, ve
+	}
+	var re *ReadError
+	if errors.As(err, &re) {
+		return st, re
+	}
+	if err == nil && st.OutRecords != es.Records {
+		err = fmt.Errorf("internal error: merged %d lines, wrote %d", es.Records, st.OutRecords)
+	}
+	return st, err
+}
+
+// countReader gives access to the verifying reader's counts.
+type countReader struct{ r io.Reader }
+
+func (c *countReader) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+func (c *countReader) v() *verifyReader { return c.r.(*verifyReader) }
+
+// concat copies the parts in order, ending each with a terminator.
+func concat(ctx context.Context, rs []*countReader, w io.Writer, term byte, st *MergeStats) error {
+	buf := make([]byte, 256<<10)
+	for _, r := range rs {
+		var last byte = term
+		for {
+			n, err := r.Read(buf)
+			if n > 0 {
+				last = buf[n-1]
+				st.OutBytes += int64(n)
+				if _, werr := w.Write(buf[:n]); werr != nil {
+					return &extsort.OutputError{Err: werr}
+				}
+			}
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		if last != term {
+			st.OutBytes++
+			if _, err := w.Write([]byte{term}); err != nil {
+				return &extsort.OutputError{Err: err}
+			}
+		}
+		v := r.v()
+		st.OutRecords += v.records
+		if v.bytes > 0 && v.last != term {
+			st.OutRecords++
+		}
+	}
+	return nil
+}

@@ -1,0 +1,125 @@
+package shuffle
+
+import (
+	"bufio"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/klauspost/compress/s2"
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// s2BlockSize is the S2 block size of part files.
+const s2BlockSize = 256 << 10
+
+// partFile writes one part file under a temporary name, counting records,
+// bytes and the CRC-32C of what it is given, and the bytes that reach the
+// disk.
+type partFile struct {
+	p        int
+	path     string // final name
+	f        *os.File
+	bw       *bufio.Writer
+	enc      *s2.Writer
+	crc      uint32
+	records  int64
+	bytes    int64
+	diskSize int64
+	done     bool
+}
+
+func createPart(dir string, p int, compress bool, concurrency, bufSize int) (*partFile, error) {
+	name := PartName(p)
+	f, err := os.CreateTemp(dir, "."+name+".tmp*")
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", filepath.Join(dir, name), unwrapPath(err))
+	}
+	pf := &partFile{p: p, path: filepath.Join(dir, name), f: f}
+	pf.bw = bufio.NewWriterSize(diskCounter{f, &pf.diskSize}, bufSize)
+	if compress {
+		pf.enc = s2.NewWriter(pf.bw, s2.WriterConcurrency(concurrency), s2.WriterBlockSize(s2BlockSize))
+	}
+	return pf, nil
+}
+
+type diskCounter struct {
+	w io.Writer
+	n *int64
+}
+
+func (d diskCounter) Write(p []byte) (int, error) {
+	n, err := d.w.Write(p)
+	*d.n += int64(n)
+	return n, err
+}
+
+// write appends b, which holds records complete lines.
+func (pf *partFile) write(b []byte, records int64) error {
+	pf.crc = crc32.Update(pf.crc, castagnoli, b)
+	pf.records += records
+	pf.bytes += int64(len(b))
+	var err error
+	if pf.enc != nil {
+		_, err = pf.enc.Write(b)
+	} else {
+		_, err = pf.bw.Write(b)
+	}
+	if err != nil {
+		return pf.fail(err)
+	}
+	return nil
+}
+
+func (pf *partFile) fail(err error) error {
+	return fmt.Errorf("write %s: %w", pf.path, unwrapPath(err))
+}
+
+// finish flushes and closes the file, still under its temporary name.
+func (pf *partFile) finish() (PartInfo, error) {
+	info := PartInfo{Partition: pf.p, File: filepath.Base(pf.path)}
+	if pf.done {
+		return info, fmt.Errorf("internal error: %s finished twice", pf.path)
+	}
+	pf.done = true
+	var err error
+	if pf.enc != nil {
+		err = pf.enc.Close()
+	}
+	if err == nil {
+		err = pf.bw.Flush()
+	}
+	if cerr := pf.f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return info, pf.fail(err)
+	}
+	info.Records, info.Bytes = pf.records, pf.bytes
+	info.Checksum = formatCRC(pf.crc)
+	info.FileBytes = pf.diskSize
+	return info, nil
+}
+
+// commit renames the finished file to its final name.
+func (pf *partFile) commit() error {
+	if err := os.Rename(pf.f.Name(), pf.path); err != nil {
+		return pf.fail(err)
+	}
+	return nil
+}
+
+// abort closes and removes the temporary file.
+func (pf *partFile) abort() {
+	if !pf.done {
+		if pf.enc != nil {
+			pf.enc.Close()
+		}
+		pf.f.Close()
+		pf.done = true
+	}
+	os.Remove(pf.f.Name())
+}

@@ -1,0 +1,336 @@
+package shuffle
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// genLines makes n key<TAB>value lines over a small key space, some
+// without a tab, some with an empty key.
+func genLines(n int, seed uint64) []byte {
+	r := rand.New(rand.NewPCG(seed, 1))
+	var b bytes.Buffer
+	for i := 0; i < n; i++ {
+		k := fmt.Sprintf("k%d", r.IntN(50))
+		switch r.IntN(20) {
+		case 0:
+			fmt.Fprintf(&b, "%s\n", k)
+		case 1:
+			fmt.Fprintf(&b, "\t%d\n", i)
+		default:
+			fmt.Fprintf(&b, "%s\t%d\n", k, i)
+		}
+	}
+	return b.Bytes()
+}
+
+// stableSortByKey is sort -s -t'\t' -k1,1: lines by key bytes, ties in
+// input order.
+func stableSortByKey(data []byte) []byte {
+	lines := strings.SplitAfter(string(data), "\n")
+	if lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	key := func(l string) string {
+		l = strings.TrimSuffix(l, "\n")
+		if i := strings.IndexByte(l, '\t'); i >= 0 {
+			return l[:i]
+		}
+		return l
+	}
+	sort.SliceStable(lines, func(i, j int) bool { return key(lines[i]) < key(lines[j]) })
+	return []byte(strings.Join(lines, ""))
+}
+
+func writeAll(t *testing.T, dir string, o Options, data []byte, chunk int) *Manifest {
+	t.Helper()
+	w, err := Create(context.Background(), dir, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for len(data) > 0 {
+		n := min(chunk, len(data))
+		if _, err := w.Write(data[:n]); err != nil {
+			t.Fatal(err)
+		}
+		data = data[n:]
+	}
+	m, err := w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func mergeAll(t *testing.T, p int, dirs ...string) ([]byte, error) {
+	t.Helper()
+	var parts []*Part
+	for _, d := range dirs {
+		pt, err := FindPart(d, p)
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, pt)
+	}
+	var out bytes.Buffer
+	_, err := Merge(context.Background(), parts, &out, MergeOptions{})
+	return out.Bytes(), err
+}
+
+func TestWriteMergeEqualsStableSort(t *testing.T) {
+	data := genLines(20000, 1)
+	want := stableSortByKey(data)
+	for _, compress := range []string{"", CompressNone} {
+		for _, chunk := range []int{1, 7, 4096, 1 << 20} {
+			if chunk == 1 && compress == "" {
+				continue
+			}
+			dir := t.TempDir()
+			m := writeAll(t, dir, Options{Partitions: 3, Sort: true, Compress: compress, Memory: 1 << 20}, data, chunk)
+			if len(m.Partitions) != 3 || m.Stats.InputRecords != 20000 || m.Stats.OutputRecords != 20000 {
+				t.Fatalf("manifest: %+v", m)
+			}
+			hp, _ := NewHashPartitioner(3)
+			var got []byte
+			for p := 0; p < 3; p++ {
+				out, err := mergeAll(t, p, dir)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, l := range bytes.SplitAfter(out, []byte("\n")) {
+					if len(l) > 0 {
+						if q := hp.Partition(KeySpec{}.Key(l[:len(l)-1])); q != p {
+							t.Fatalf("line %q in partition %d, belongs in %d", l, p, q)
+						}
+					}
+				}
+				got = append(got, out...)
+			}
+			if !bytes.Equal(stableSortByKey(got), want) {
+				t.Fatalf("compress %q chunk %d: partitions, regrouped, differ from a stable sort", compress, chunk)
+			}
+		}
+	}
+}
+
+func TestUnsortedKeepsOrder(t *testing.T) {
+	data := genLines(5000, 2)
+	dir := t.TempDir()
+	m := writeAll(t, dir, Options{Partitions: 4}, data, 999)
+	if m.Sorted {
+		t.Fatal("manifest says sorted")
+	}
+	hp, _ := NewHashPartitioner(4)
+	want := make([][]byte, 4)
+	for _, l := range bytes.SplitAfter(data, []byte("\n")) {
+		if len(l) > 0 {
+			p := hp.Partition(KeySpec{}.Key(l[:len(l)-1]))
+			want[p] = append(want[p], l...)
+		}
+	}
+	for p := 0; p < 4; p++ {
+		got, err := mergeAll(t, p, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want[p]) {
+			t.Errorf("partition %d differs", p)
+		}
+	}
+}
+
+func TestMergeStableAcrossInputs(t *testing.T) {
+	a, b := t.TempDir(), t.TempDir()
+	writeAll(t, a, Options{Partitions: 1, Sort: true}, []byte("x\ta1\ny\ta2\nx\ta3\n"), 100)
+	writeAll(t, b, Options{Partitions: 1, Sort: true}, []byte("x\tb1\nw\tb2\n"), 100)
+	got, err := mergeAll(t, 0, a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "w\tb2\nx\ta1\nx\ta3\nx\tb1\ny\ta2\n"; string(got) != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	got, _ = mergeAll(t, 0, b, a)
+	if want := "w\tb2\nx\tb1\nx\ta1\nx\ta3\ny\ta2\n"; string(got) != want {
+		t.Errorf("reversed inputs: got %q, want %q", got, want)
+	}
+}
+
+func TestLastLineWithoutTerminator(t *testing.T) {
+	for _, sorted := range []bool{false, true} {
+		dir := t.TempDir()
+		m := writeAll(t, dir, Options{Partitions: 1, Sort: sorted}, []byte("b\t1\na"), 1)
+		if m.Partitions[0].Records != 2 || m.Partitions[0].Bytes != 6 {
+			t.Fatalf("sorted=%v: %+v", sorted, m.Partitions[0])
+		}
+	}
+}
+
+func TestEmptyInput(t *testing.T) {
+	for _, sorted := range []bool{false, true} {
+		dir := t.TempDir()
+		m := writeAll(t, dir, Options{Partitions: 3, Sort: sorted}, nil, 1)
+		for p := 0; p < 3; p++ {
+			if _, err := os.Stat(filepath.Join(dir, PartName(p))); err != nil {
+				t.Fatal(err)
+			}
+			got, err := mergeAll(t, p, dir)
+			if err != nil || len(got) != 0 {
+				t.Fatalf("partition %d: %q, %v", p, got, err)
+			}
+		}
+		if m.Stats.InputRecords != 0 {
+			t.Fatal(m.Stats)
+		}
+	}
+}
+
+func TestCombine(t *testing.T) {
+	data := genLines(3000, 3)
+	// A combiner that counts records per key: key<TAB>n.
+	count := func(ctx context.Context, p int, r io.Reader, w io.Writer) error {
+		b, err := io.ReadAll(r)
+		if err != nil {
+			return err
+		}
+		var prev string
+		n := 0
+		emit := func() {
+			if n > 0 {
+				fmt.Fprintf(w, "%s\t%d\n", prev, n)
+			}
+		}
+		for _, l := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+			k, _, _ := strings.Cut(l, "\t")
+			if k != prev || n == 0 {
+				emit()
+				prev, n = k, 0
+			}
+			n++
+		}
+		emit()
+		return nil
+	}
+	dir := t.TempDir()
+	m := writeAll(t, dir, Options{Partitions: 3, Combine: count}, data, 4096)
+	if !m.Combined || m.Stats.CombineInputRecords != 3000 || m.Stats.CombineOutputRecords != m.Stats.OutputRecords {
+		t.Fatalf("counters %+v", m.Stats)
+	}
+	counts := map[string]int{}
+	for _, l := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+		k, _, _ := strings.Cut(l, "\t")
+		counts[k]++
+	}
+	total := 0
+	for p := 0; p < 3; p++ {
+		got, err := mergeAll(t, p, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(strings.TrimSuffix(string(got), "\n"), "\n") {
+			if l == "" {
+				continue
+			}
+			var k string
+			var n int
+			k, ns, _ := strings.Cut(l, "\t")
+			fmt.Sscan(ns, &n)
+			if counts[k] != n {
+				t.Errorf("%q: %d, want %d", k, n, counts[k])
+			}
+			total++
+		}
+	}
+	if total != len(counts) {
+		t.Errorf("%d keys, want %d", total, len(counts))
+	}
+}
+
+func TestCombineOutputChecked(t *testing.T) {
+	bad := map[string]CombineFunc{
+		"order": func(ctx context.Context, p int, r io.Reader, w io.Writer) error {
+			io.Copy(io.Discard, r)
+			_, err := io.WriteString(w, "the\t1\na\t1\n") // both partition 0 of 2
+			return err
+		},
+		"partition": func(ctx context.Context, p int, r io.Reader, w io.Writer) error {
+			io.Copy(io.Discard, r)
+			_, err := io.WriteString(w, "a\t1\nhello\t1\n") // a: 0, hello: 1 of 2
+			return err
+		},
+		"fails": func(ctx context.Context, p int, r io.Reader, w io.Writer) error {
+			return fmt.Errorf("exit status 3")
+		},
+	}
+	for name, f := range bad {
+		dir := t.TempDir()
+		w, err := Create(context.Background(), dir, Options{Partitions: 2, Combine: f})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte("a\t1\nb\t2\n"))
+		_, err = w.Close()
+		if err == nil {
+			t.Errorf("%s: no error", name)
+			continue
+		}
+		t.Logf("%s: %v", name, err)
+		ents, _ := os.ReadDir(dir)
+		if len(ents) != 0 {
+			t.Errorf("%s: left %v", name, ents)
+		}
+	}
+}
+
+func TestComparator(t *testing.T) {
+	data := []byte("a\t10\nb\t9\nc\t100\nd\t9\n")
+	dir := t.TempDir()
+	m := writeAll(t, dir, Options{Partitions: 1, Key: KeySpec{Fields: 2}, Comparator: "-k2,2nr"}, data, 3)
+	if m.Comparator != "-k2,2nr" {
+		t.Fatal(m.Comparator)
+	}
+	got, err := mergeAll(t, 0, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "c\t100\na\t10\nb\t9\nd\t9\n"; string(got) != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	// More partitions: the partition prefix is a field of its own.
+	dir = t.TempDir()
+	writeAll(t, dir, Options{Partitions: 70, Key: KeySpec{Fields: 2}, Comparator: "-k2,2n"}, genLines(2000, 5), 100)
+	for p := 0; p < 70; p++ {
+		if _, err := mergeAll(t, p, dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestTotalOrderGlobal(t *testing.T) {
+	data := genLines(5000, 4)
+	tp, err := NewTotalOrderPartitioner(4, [][]byte{[]byte("k2"), []byte("k4"), []byte("k7")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	writeAll(t, dir, Options{Partitions: 4, Partitioner: tp, Sort: true}, data, 5000)
+	var got []byte
+	for p := 0; p < 4; p++ {
+		out, err := mergeAll(t, p, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, out...)
+	}
+	if !bytes.Equal(got, stableSortByKey(data)) {
+		t.Error("concatenated partitions are not the stable sort")
+	}
+}

@@ -10,13 +10,17 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	mrmap "github.com/mrpipe/mrpipe/cmd/mrmap/app"
+	mrreduce "github.com/mrpipe/mrpipe/cmd/mrreduce/app"
 	mrsort "github.com/mrpipe/mrpipe/cmd/mrsort/app"
 )
 
 // commands lists every binary the scripts can call. Each new binary adds
 // its app.Main here.
 var commands = map[string]func() int{
-	"mrsort": mrsort.Main,
+	"mrsort":   mrsort.Main,
+	"mrmap":    mrmap.Main,
+	"mrreduce": mrreduce.Main,
 }
 
 func TestMain(m *testing.M) {

@@ -1,0 +1,404 @@
+package streaming
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Role is what a command is run as.
+type Role int
+
+const (
+	Mapper Role = iota
+	Combiner
+	Reducer
+)
+
+func (r Role) String() string {
+	switch r {
+	case Mapper:
+		return "mapper"
+	case Combiner:
+		return "combiner"
+	}
+	return "reducer"
+}
+
+// TailLines is how many of a failed command's last stderr lines its
+// report shows.
+const TailLines = 20
+
+// Command is a shell command run as a mapper, combiner or reducer: its
+// standard input is fed records, its standard output is read as records,
+// and its standard error is scanned for reporter lines.
+type Command struct {
+	Role Role
+	// Cmd is run as `sh -c Cmd`.
+	Cmd string
+	// Task gives the command's Hadoop environment and names its input in
+	// failure reports.
+	Task Task
+	// Env is the base environment; nil means os.Environ().
+	Env []string
+	// Term is the record terminator ('\n', or 0 for -z).
+	Term byte
+	// Stderr receives the command's stderr lines that are not reporter
+	// lines; nil discards them.
+	Stderr io.Writer
+	// Warn receives one-line warnings about malformed reporter lines,
+	// prefixed with Name; nil means Stderr.
+	Warn io.Writer
+	// Name prefixes warnings, e.g. "mrmap".
+	Name string
+	// ReporterPrefix is stream.stderr.reporter.prefix; empty means
+	// "reporter:".
+	ReporterPrefix string
+	// Counters receives user counters and status messages; nil keeps
+	// them in a set of its own.
+	Counters *Counters
+	// OnStatus, when set, is called with each status message.
+	OnStatus func(msg string)
+	// IgnoreExitStatus is stream.non.zero.exit.is.failure=false: a
+	// non-zero exit status does not fail the command.
+	IgnoreExitStatus bool
+}
+
+// Stats counts what went through a command.
+type Stats struct {
+	InRecords, InBytes   int64 // records and bytes written to its stdin
+	OutRecords, OutBytes int64 // records and bytes read from its stdout
+}
+
+// CommandError is the report of a failed command.
+type CommandError struct {
+	Role  Role
+	Cmd   string
+	Input InputInfo
+	// ExitStatus is the exit status, or -1 when killed by Signal.
+	ExitStatus int
+	Signal     syscall.Signal
+	// EarlyExit says the command stopped reading its input before the end
+	// (our write to it failed with EPIPE).
+	EarlyExit bool
+	// LastRecord is the number of the last input record written to the
+	// command in full (0: none).
+	LastRecord int64
+	// Tail is the command's last stderr lines (reporter lines excluded).
+	Tail []string
+}
+
+func (e *CommandError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s ", e.Role, ShellQuote(e.Cmd))
+	switch {
+	case e.ExitStatus < 0:
+		fmt.Fprintf(&b, "was killed by signal %s (%d)", unix.SignalName(e.Signal), int(e.Signal))
+	case e.ExitStatus > 0:
+		fmt.Fprintf(&b, "exited with status %d", e.ExitStatus)
+		if e.EarlyExit {
+			b.WriteString(" before reading all its input")
+		}
+	default:
+		b.WriteString("exited before reading all its input")
+	}
+	fmt.Fprintf(&b, " (input: %s; last record fed: ", e.Input)
+	if e.LastRecord == 0 {
+		b.WriteString("none)")
+	} else {
+		fmt.Fprintf(&b, "%d)", e.LastRecord)
+	}
+	if len(e.Tail) == 0 {
+		b.WriteString("\n  no stderr output")
+	} else {
+		fmt.Fprintf(&b, "\n  last %d stderr line(s):", len(e.Tail))
+		for _, l := range e.Tail {
+			b.WriteString("\n    ")
+			b.WriteString(l)
+		}
+	}
+	return b.String()
+}
+
+// InputError is a failure to read a command's input.
+type InputError struct {
+	Input InputInfo
+	Err   error
+}
+
+func (e *InputError) Error() string { return fmt.Sprintf("reading %s: %v", e.Input, e.Err) }
+func (e *InputError) Unwrap() error { return e.Err }
+
+// ShellQuote quotes s for a POSIX shell when it needs quoting.
+func ShellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:,+@%", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// pipeSize is the capacity asked for the command's stdin and stdout
+// pipes, so that both sides move large batches per context switch.
+const pipeSize = 1 << 20
+
+// Run runs the command: it writes the records read from in to the
+// command's stdin (a last record without terminator gets one), calls out
+// with batches of whole records read from its stdout (each terminated),
+// and parses its stderr. onInput, if not nil, sees every batch before it
+// is written. Run returns when the command has exited and its output has
+// been read. A failed command gives a *CommandError; an error from in or
+// out is returned as is (wrapped), after killing the command; when ctx
+// ends the command is killed and the context's cause returned.
+func (c *Command) Run(ctx context.Context, in io.Reader, out func(chunk []byte) error, onInput func(chunk []byte)) (Stats, error) {
+	var st Stats
+	if c.Counters == nil {
+		c.Counters = NewCounters()
+	}
+	env := c.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	cmd := exec.Command("/bin/sh", "-c", c.Cmd)
+	cmd.Env = c.Task.Environ(env)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		return st, err
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		inR.Close()
+		inW.Close()
+		return st, err
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		inR.Close()
+		inW.Close()
+		outR.Close()
+		outW.Close()
+		return st, err
+	}
+	setPipeSize(inW)
+	setPipeSize(outR)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, errW
+	err = cmd.Start()
+	inR.Close()
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		inW.Close()
+		outR.Close()
+		errR.Close()
+		return st, fmt.Errorf("%s %s: %w", c.Role, ShellQuote(c.Cmd), err)
+	}
+	pid := cmd.Process.Pid
+
+	var (
+		killOnce sync.Once
+		failMu   sync.Mutex
+		failErr  error // first error from input, output or context
+	)
+	kill := func() {
+		killOnce.Do(func() {
+			_ = syscall.Kill(-pid, syscall.SIGKILL)
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		})
+	}
+	fail := func(err error) {
+		failMu.Lock()
+		if failErr == nil {
+			failErr = err
+		}
+		failMu.Unlock()
+		kill()
+	}
+	stop := context.AfterFunc(ctx, func() { fail(context.Cause(ctx)) })
+	defer stop()
+
+	var wg sync.WaitGroup
+	var early bool
+	wg.Add(3)
+	go func() { // stdin
+		defer wg.Done()
+		defer inW.Close()
+		cr := NewChunkReader(in, c.Term)
+		for {
+			chunk, err := cr.Next()
+			if err != nil {
+				if err != io.EOF {
+					fail(&InputError{Input: c.Task.Input, Err: err})
+				}
+				return
+			}
+			if onInput != nil {
+				onInput(chunk)
+			}
+			n, err := inW.Write(chunk)
+			st.InRecords += countRecords(chunk[:n], c.Term)
+			st.InBytes += int64(n)
+			if err != nil {
+				if errors.Is(err, syscall.EPIPE) {
+					early = true
+				} else {
+					fail(fmt.Errorf("writing to %s: %w", c.Role, err))
+				}
+				return
+			}
+		}
+	}()
+	go func() { // stdout
+		defer wg.Done()
+		defer outR.Close()
+		cr := NewChunkReader(outR, c.Term)
+		for {
+			chunk, err := cr.Next()
+			if err != nil {
+				if err != io.EOF {
+					fail(fmt.Errorf("reading %s output: %w", c.Role, err))
+				}
+				return
+			}
+			st.OutRecords += countRecords(chunk, c.Term)
+			st.OutBytes += int64(len(chunk))
+			if err := out(chunk); err != nil {
+				fail(err)
+				return
+			}
+		}
+	}()
+	tail := newTail(TailLines)
+	go func() { // stderr
+		defer wg.Done()
+		defer errR.Close()
+		c.scanStderr(errR, tail)
+	}()
+	wg.Wait()
+	werr := cmd.Wait()
+	stop()
+
+	failMu.Lock()
+	ferr := failErr
+	failMu.Unlock()
+	if ferr != nil {
+		return st, ferr
+	}
+	if ctx.Err() != nil {
+		return st, context.Cause(ctx)
+	}
+	ce := &CommandError{Role: c.Role, Cmd: c.Cmd, Input: c.Task.Input, EarlyExit: early, LastRecord: st.InRecords, Tail: tail.lines()}
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		ce.ExitStatus, ce.Signal = -1, ws.Signal()
+		return st, ce
+	}
+	if werr != nil {
+		var ee *exec.ExitError
+		if !errors.As(werr, &ee) {
+			return st, fmt.Errorf("%s %s: %w", c.Role, ShellQuote(c.Cmd), werr)
+		}
+		ce.ExitStatus = ee.ExitCode()
+		if !c.IgnoreExitStatus || early {
+			return st, ce
+		}
+	}
+	if early {
+		return st, ce
+	}
+	return st, nil
+}
+
+func setPipeSize(f *os.File) {
+	_, _ = unix.FcntlInt(f.Fd(), unix.F_SETPIPE_SZ, pipeSize)
+}
+
+// scanStderr parses the command's stderr line by line.
+func (c *Command) scanStderr(r io.Reader, tail *tail) {
+	pass := c.Stderr
+	warn := c.Warn
+	if warn == nil {
+		warn = pass
+	}
+	name := c.Name
+	if name == "" {
+		name = c.Role.String()
+	}
+	var buf []byte
+	cr := NewChunkReader(r, '\n')
+	for {
+		chunk, err := cr.Next()
+		if err != nil {
+			return
+		}
+		buf = buf[:0]
+		_ = Lines(chunk, '\n', func(line []byte) error {
+			rep := ParseReport(line, c.ReporterPrefix)
+			switch rep.Kind {
+			case CounterReport:
+				c.Counters.addBytes(rep.Group, rep.Name, rep.Amount)
+				return nil
+			case StatusReport:
+				s := string(rep.Status)
+				c.Counters.SetStatus(s)
+				if c.OnStatus != nil {
+					c.OnStatus(s)
+				}
+				return nil
+			case BadReport:
+				if warn != nil {
+					if len(buf) > 0 && pass != nil {
+						pass.Write(buf)
+						buf = buf[:0]
+					}
+					fmt.Fprintf(warn, "%s: warning: %s stderr: %s\n", name, c.Role, rep.Problem)
+				}
+			}
+			tail.add(line)
+			buf = append(buf, line...)
+			buf = append(buf, '\n')
+			return nil
+		})
+		if len(buf) > 0 && pass != nil {
+			pass.Write(buf)
+		}
+	}
+}
+
+// tail keeps the last n lines.
+type tail struct {
+	n    int
+	ring []string
+	next int
+}
+
+func newTail(n int) *tail { return &tail{n: n} }
+
+const maxTailLine = 1000
+
+func (t *tail) add(line []byte) {
+	if len(line) > maxTailLine {
+		line = append(line[:maxTailLine:maxTailLine], "..."...)
+	}
+	s := string(line)
+	if len(t.ring) < t.n {
+		t.ring = append(t.ring, s)
+		return
+	}
+	t.ring[t.next] = s
+	t.next = (t.next + 1) % t.n
+}
+
+func (t *tail) lines() []string {
+	out := append([]string(nil), t.ring[t.next:]...)
+	return append(out, t.ring[:t.next]...)
+}

@@ -27,7 +27,7 @@ type MergeStats struct {
 	Records, Bytes int64 // read (uncompressed)
 	OutRecords     int64
 	OutBytes       int64
-	Concatenated   bool // the parts were not all sorted, so were concatenated
+	Sorted         bool // some parts were not sorted, so all were sorted, not merged
 }
 
 // mergeOrder is the order the parts are merged by.
@@ -72,9 +72,10 @@ func orderOf(parts []*Part, o MergeOptions) (mergeOrder, error) {
 }
 
 // Merge reads the parts, verified, and writes them to w: a k-way merge,
-// stable in the order of parts (equal keys come from earlier parts first),
-// or, when a manifest says its part is not sorted, their concatenation in
-// order. A *VerifyError from any part stops the merge and is returned as
+// stable in the order of parts (equal keys come from earlier parts first).
+// When a manifest says its part is not sorted, the parts are sorted
+// instead (within o.Memory, stable: ties keep the order of parts, then of
+// lines), so the output is the same as if they had been sorted. A *VerifyError from any part stops the merge and is returned as
 // it is.
 func Merge(ctx context.Context, parts []*Part, w io.Writer, o MergeOptions) (MergeStats, error) {
 	st := MergeStats{Parts: len(parts)}
@@ -103,16 +104,6 @@ func Merge(ctx context.Context, parts []*Part, w io.Writer, o MergeOptions) (Mer
 			st.Bytes += c.v().bytes
 		}
 	}
-	term := byte('\n')
-	if mo.zero {
-		term = 0
-	}
-	if !mo.sorted {
-		st.Concatenated = true
-		err := concat(ctx, counters, w, term, &st)
-		total()
-		return st, err
-	}
 	var keys []extsort.Key
 	if mo.comparator != "" {
 		if keys, err = ComparatorKeys(mo.comparator, mo.key.N()); err != nil {
@@ -132,7 +123,13 @@ func Merge(ctx context.Context, parts []*Part, w io.Writer, o MergeOptions) (Mer
 	for i, pt := range parts {
 		inputs[i] = extsort.Input{Name: pt.Path, Reader: counters[i]}
 	}
-	es, err := s.Merge(ctx, inputs, w)
+	var es extsort.Stats
+	if mo.sorted {
+		es, err = s.Merge(ctx, inputs, w)
+	} else {
+		st.Sorted = true
+		es, err = s.Sort(ctx, inputs, w)
+	}
 	total()
 	st.OutRecords, st.OutBytes = es.OutRecords, es.OutBytes
 	var ve *VerifyError
@@ -155,42 +152,3 @@ type countReader struct{ r io.Reader }
 func (c *countReader) Read(p []byte) (int, error) { return c.r.Read(p) }
 
 func (c *countReader) v() *verifyReader { return c.r.(*verifyReader) }
-
-// concat copies the parts in order, ending each with a terminator.
-func concat(ctx context.Context, rs []*countReader, w io.Writer, term byte, st *MergeStats) error {
-	buf := make([]byte, 256<<10)
-	for _, r := range rs {
-		var last byte = term
-		for {
-			n, err := r.Read(buf)
-			if n > 0 {
-				last = buf[n-1]
-				st.OutBytes += int64(n)
-				if _, werr := w.Write(buf[:n]); werr != nil {
-					return &extsort.OutputError{Err: werr}
-				}
-			}
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				return err
-			}
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		if last != term {
-			st.OutBytes++
-			if _, err := w.Write([]byte{term}); err != nil {
-				return &extsort.OutputError{Err: err}
-			}
-		}
-		v := r.v()
-		st.OutRecords += v.records
-		if v.bytes > 0 && v.last != term {
-			st.OutRecords++
-		}
-	}
-	return nil
-}

@@ -189,3 +189,26 @@ func TestKeySpec(t *testing.T) {
 		}
 	}
 }
+
+func TestSamplerSplits(t *testing.T) {
+	s := NewSampler(1000)
+	for i := 0; i < 10000; i++ {
+		s.Add([]byte(fmt.Sprintf("%05d", i)))
+	}
+	sp := s.Splits(4, nil)
+	if len(sp) != 3 {
+		t.Fatalf("%q", sp)
+	}
+	for i := 1; i < len(sp); i++ {
+		if string(sp[i-1]) >= string(sp[i]) {
+			t.Fatalf("not increasing: %q", sp)
+		}
+	}
+	s = NewSampler(10)
+	for i := 0; i < 100; i++ {
+		s.Add([]byte("same"))
+	}
+	if sp := s.Splits(4, nil); len(sp) != 0 {
+		t.Errorf("one distinct key: %q", sp)
+	}
+}

@@ -11,6 +11,8 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	mrmap "github.com/mrpipe/mrpipe/cmd/mrmap/app"
+	mrmerge "github.com/mrpipe/mrpipe/cmd/mrmerge/app"
+	mrpart "github.com/mrpipe/mrpipe/cmd/mrpart/app"
 	mrreduce "github.com/mrpipe/mrpipe/cmd/mrreduce/app"
 	mrsort "github.com/mrpipe/mrpipe/cmd/mrsort/app"
 )
@@ -21,6 +23,8 @@ var commands = map[string]func() int{
 	"mrsort":   mrsort.Main,
 	"mrmap":    mrmap.Main,
 	"mrreduce": mrreduce.Main,
+	"mrpart":   mrpart.Main,
+	"mrmerge":  mrmerge.Main,
 }
 
 func TestMain(m *testing.M) {

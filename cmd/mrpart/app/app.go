@@ -84,14 +84,14 @@ func New() *cli.App {
 		UsageText:   "mrpart -R N [-o DIR] [OPTION]... [FILE]...",
 		Description: description,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "partitions", Aliases: []string{"R"}, Usage: "write `N` partitions (reduce tasks)"},
+			&cli.StringFlag{Name: "partitions", Aliases: []string{"R"}, Usage: "write `N` partitions (reduce tasks; default 1, or one more than the --ranges keys)"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write part files and manifest.json to `DIR`"},
 			&cli.StringFlag{Name: "field-separator", Aliases: []string{"t"}, Usage: "key fields are separated by `SEP` (one byte; \\t, \\0), not TAB"},
 			&cli.StringFlag{Name: "key-fields", Usage: "the key is the first `N` fields"},
 			&cli.StringSliceFlag{Name: "key", Aliases: []string{"k"}, Usage: "partition by the key fields `KEYDEF` (KeyFieldBasedPartitioner)"},
 			&cli.StringFlag{Name: "ranges", Usage: "total order by the split keys in `FILE` (with --sample: write FILE)"},
 			&cli.BoolFlag{Name: "sample", Usage: "write split keys for --ranges from a sample of the keys; do not partition"},
-			&cli.StringFlag{Name: "sample-size", Usage: "sample at most `N` keys", Value: "100000"},
+			&cli.StringFlag{Name: "sample-size", Usage: "sample at most `N` keys (default 100000)"},
 			&cli.BoolFlag{Name: "sort", Usage: "sort each partition by key, stable"},
 			&cli.StringFlag{Name: "comparator", Usage: "sort by KeyFieldBasedComparator `OPTS` (e.g. '-k2,2nr'); implies --sort"},
 			&cli.StringFlag{Name: "combiner", Usage: "run `CMD` (sh -c, or a built-in) over each sorted partition; implies --sort"},
@@ -158,8 +158,11 @@ func configure(c *cli.Context) (*config, error) {
 	if r > shuffle.MaxPartitions {
 		return nil, cliutil.Usagef("at most %d partitions", shuffle.MaxPartitions)
 	}
-	if cf.sampleN, _, err = positive(c, "sample-size"); err != nil {
+	cf.sampleN = 100000
+	if n, set, err := positive(c, "sample-size"); err != nil {
 		return nil, err
+	} else if set {
+		cf.sampleN = n
 	}
 	o.Sort = c.Bool("sort")
 	o.Comparator = c.String("comparator")
@@ -206,7 +209,7 @@ func configure(c *cli.Context) (*config, error) {
 		}
 	}
 	if !haveR {
-		return nil, cliutil.Usagef("missing -R N (the number of partitions)")
+		r = 1 // Hadoop's default mapreduce.job.reduces
 	}
 	o.Partitions = r
 	switch {

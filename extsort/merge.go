@@ -2,6 +2,7 @@ package extsort
 
 import (
 	"context"
+	"unsafe"
 )
 
 // cursor is one sorted source of a merge: its current line and prefix, and
@@ -16,6 +17,11 @@ type cursor struct {
 	br   *blockReader
 }
 
+// lookAhead is how many records ahead an in-memory cursor prefetches its
+// text, so that the cache misses of a scattered arena overlap instead of
+// stalling the merge one at a time.
+const lookAhead = 12
+
 func memCursor(a *arena) cursor {
 	c := cursor{blk: &block{text: a.text, recs: a.recs}, i: -1}
 	return c
@@ -29,6 +35,11 @@ func (c *cursor) advance() error {
 	if c.blk != nil && c.i < len(c.blk.recs) {
 		r := &c.blk.recs[c.i]
 		c.pfx, c.line = r.pfx, c.blk.text[r.off:r.off+r.n]
+		if c.br == nil && c.i+lookAhead < len(c.blk.recs) {
+			if off := c.blk.recs[c.i+lookAhead].off; int(off) < len(c.blk.text) {
+				prefetch(unsafe.Pointer(&c.blk.text[off]))
+			}
+		}
 		return nil
 	}
 	if c.br == nil {
@@ -72,6 +83,13 @@ func (m *merger) less(a, b int32) bool {
 	}
 	if x.pfx != y.pfx {
 		return x.pfx < y.pfx
+	}
+	if m.c.pmode == pfxLine && len(x.line) <= 8 && len(y.line) <= 8 {
+		// The prefixes hold both lines whole, padded with zero bytes.
+		if len(x.line) != len(y.line) {
+			return (len(x.line) < len(y.line)) != m.c.preverse
+		}
+		return a < b
 	}
 	if d := m.c.compare(x.line, y.line); d != 0 {
 		return d < 0

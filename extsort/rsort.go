@@ -4,6 +4,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // rec is a sort record: a line's order-preserving key prefix and where the
@@ -38,6 +39,13 @@ func (s *recSorter) cmp(a, b *rec) int {
 			return -1
 		}
 		return 1
+	}
+	if s.c.pmode == pfxLine && a.n <= 8 && b.n <= 8 {
+		// The prefixes hold both lines whole, padded with zero bytes.
+		if s.c.preverse {
+			return int(b.n) - int(a.n)
+		}
+		return int(a.n) - int(b.n)
 	}
 	if d := s.c.compare(s.line(a), s.line(b)); d != 0 || !s.c.stable {
 		return d
@@ -194,25 +202,69 @@ func (s *recSorter) radix(recs []rec, shift, depth int) {
 // are restored to depth 0 afterwards, because the merge compares them.
 func (s *recSorter) ties(recs []rec, depth int) {
 	if s.c.plain && len(recs) > smallSort {
+		if s.c.pmode == pfxLine && depth == 0 && allShort(recs) {
+			s.byLength(recs) // the prefixes hold the lines whole
+			return
+		}
+		saved := recs[0].pfx
 		more := false
 		for i := range recs {
+			if i+lookAhead < len(recs) {
+				if off := recs[i+lookAhead].off; int(off) < len(s.text) {
+					prefetch(unsafe.Pointer(&s.text[off]))
+				}
+			}
 			var m bool
 			recs[i].pfx, m = s.c.deepPrefix(s.line(&recs[i]), depth+8)
 			more = more || m
 		}
-		if more || !allEqualPfx(recs) {
+		switch {
+		case more || !allEqualPfx(recs):
 			s.radix(recs, 56, depth+8)
-		} else {
+		case s.c.pmode == pfxLine:
+			// Whole lines, equal up to zero padding: the shorter ones
+			// (which lack the padding's zero bytes) go first.
+			s.byLength(recs)
+		default:
 			slices.SortFunc(recs, s.cmpNoPfx)
 		}
 		if depth == 0 {
+			// Every record of the group had this prefix.
 			for i := range recs {
-				recs[i].pfx = s.c.prefix(s.line(&recs[i]))
+				recs[i].pfx = saved
 			}
 		}
 		return
 	}
 	slices.SortFunc(recs, s.cmpNoPfx)
+}
+
+// byLength orders records of lines that are equal but for trailing NUL
+// bytes: by length, longest first when reversed. Lines of one length are
+// identical, and their order does not show in the output.
+func (s *recSorter) byLength(recs []rec) {
+	for i := 1; i < len(recs); i++ {
+		if recs[i].n != recs[0].n {
+			rev := s.c.preverse
+			slices.SortFunc(recs, func(a, b rec) int {
+				if rev {
+					return int(b.n) - int(a.n)
+				}
+				return int(a.n) - int(b.n)
+			})
+			return
+		}
+	}
+}
+
+// allShort reports whether every line fits in its 8-byte prefix.
+func allShort(recs []rec) bool {
+	for i := range recs {
+		if recs[i].n > 8 {
+			return false
+		}
+	}
+	return true
 }
 
 func allEqualPfx(recs []rec) bool {

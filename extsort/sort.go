@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -13,9 +14,10 @@ import (
 // Sorter sorts, merges and checks lines by one set of Options. It holds no
 // resources between calls and may be used by several goroutines at once.
 type Sorter struct {
-	o    Options
-	c    *comparer
-	term byte
+	o     Options
+	c     *comparer
+	term  byte
+	chunk int64 // largest arena; maxChunk but in tests
 }
 
 // Stats counts what a Sort or Merge read and wrote.
@@ -33,7 +35,7 @@ func New(opts Options) (*Sorter, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	s := &Sorter{o: opts, c: newComparer(&opts), term: '\n'}
+	s := &Sorter{o: opts, c: newComparer(&opts), term: '\n', chunk: maxChunk}
 	if opts.ZeroTerminated {
 		s.term = 0
 	}
@@ -65,23 +67,31 @@ type filled struct {
 	err  error
 }
 
+// maxChunk is the largest arena Sort fills before it sorts: smaller arenas
+// let sorting start, and overlap reading, sooner; larger ones make fewer
+// runs to merge.
+const maxChunk = 128 << 20
+
 // Sort sorts the lines of the inputs, in order, to w.
 //
-// Input is read into one arena while the previous one is sorted and written
-// to a temporary file as a sorted run; the last arena is merged from memory
-// with the runs. Temporary files are removed however Sort returns.
+// Input is read into one arena while the previous one is sorted. A sorted
+// arena stays in memory while the budget has room for another one, and is
+// otherwise written to a temporary file as a sorted run; at the end the
+// arenas in memory and the runs are merged to w. Temporary files are
+// removed however Sort returns.
 func (s *Sorter) Sort(ctx context.Context, inputs []Input, w io.Writer) (st Stats, err error) {
 	tmp := newTemps(s.o.tempDirs())
 	defer tmp.closeAll()
 	ir := newInputReader(s.c, s.term, inputs)
 	defer ir.closeCurrent()
 
-	asz := int(min(s.o.memory()/2, maxArena))
+	mem := s.o.memory()
+	asz := int(min(mem/2, s.chunk))
 	first, err := newArena(asz)
 	if err != nil {
 		return st, err
 	}
-	arenas := []*arena{first}
+	arenas := []*arena{first} // every arena allocated, for release
 	free := make(chan *arena, 2)
 	full := make(chan filled)
 	stop := make(chan struct{})
@@ -116,8 +126,29 @@ func (s *Sorter) Sort(ctx context.Context, inputs []Input, w io.Writer) (st Stat
 	}()
 	free <- first
 
+	// held is the memory of every arena allocated; room reports whether
+	// one more arena fits the budget, keeping an eighth for merging.
+	held := func() int64 {
+		var n int64
+		for _, a := range arenas {
+			n += int64(a.size)
+		}
+		return n
+	}
+	room := func() bool { return held()+int64(asz) <= mem-mem/8 }
+	addArena := func() error {
+		a, err := newArena(asz)
+		if err != nil {
+			return err
+		}
+		arenas = append(arenas, a)
+		free <- a
+		return nil
+	}
+
 	rs := &recSorter{c: s.c}
 	var runs []*runFile
+	var kept []*arena // sorted arenas held in memory for the final merge
 	for {
 		var f filled
 		select {
@@ -129,26 +160,32 @@ func (s *Sorter) Sort(ctx context.Context, inputs []Input, w io.Writer) (st Stat
 			return st, f.err
 		}
 		if !f.done && len(arenas) == 1 {
-			second, err := newArena(asz)
-			if err != nil {
+			// More input: read it into a second arena while this one sorts.
+			if err := addArena(); err != nil {
 				return st, err
 			}
-			arenas = append(arenas, second)
-			free <- second
 		}
 		rs.text = f.a.text
 		rs.sort(f.a.recs, s.o.parallel())
 		if f.done {
 			st.Records, st.Bytes = ir.records, ir.bytes
-			// The other arena is idle: give its memory to the merge.
-			for i, a := range arenas {
-				if a != f.a {
+			// The arena the reader would have filled next is idle: give
+			// its memory to the merge.
+			for i := 0; i < len(arenas); i++ {
+				if a := arenas[i]; a != f.a && !slices.Contains(kept, a) {
 					a.release()
-					arenas = append(arenas[:i:i], arenas[i+1:]...)
-					break
+					arenas = append(arenas[:i], arenas[i+1:]...)
+					i--
 				}
 			}
-			return s.finish(ctx, tmp, runs, f.a, w, st)
+			return s.finish(ctx, tmp, kept, runs, f.a, w, st)
+		}
+		if room() {
+			kept = append(kept, f.a)
+			if err := addArena(); err != nil {
+				return st, err
+			}
+			continue
 		}
 		run, dropped, err := s.writeRun(ctx, tmp, []cursor{memCursor(f.a)})
 		if err != nil {
@@ -170,16 +207,21 @@ func (s *Sorter) Sort(ctx context.Context, inputs []Input, w io.Writer) (st Stat
 	}
 }
 
-// finish merges the runs and the last arena to w and checks the counts.
-func (s *Sorter) finish(ctx context.Context, tmp *temps, runs []*runFile, last *arena, w io.Writer, st Stats) (Stats, error) {
-	runs, passes, dropped, tb, err := s.reduceRuns(ctx, tmp, runs, s.fanIn()-1)
+// finish merges the sorted arenas kept in memory, the runs and the last
+// arena to w, in input order (kept arenas hold the earliest input, the last
+// arena the latest), and checks the counts.
+func (s *Sorter) finish(ctx context.Context, tmp *temps, kept []*arena, runs []*runFile, last *arena, w io.Writer, st Stats) (Stats, error) {
+	runs, passes, dropped, tb, err := s.reduceRuns(ctx, tmp, runs, s.fanIn()-len(kept)-1)
 	st.MergePasses += passes
 	st.Duplicates += dropped
 	st.TempBytes += tb
 	if err != nil {
 		return st, err
 	}
-	cur := make([]cursor, 0, len(runs)+1)
+	cur := make([]cursor, 0, len(kept)+len(runs)+1)
+	for _, a := range kept {
+		cur = append(cur, memCursor(a))
+	}
 	for _, r := range runs {
 		cur = append(cur, readerCursor(r.reader(s.c, s.term)))
 	}

@@ -1,0 +1,7 @@
+//go:build !amd64
+
+package extsort
+
+import "unsafe"
+
+func prefetch(p unsafe.Pointer) {}

@@ -19,6 +19,8 @@ func ShuffleFlags() []cli.Flag {
 		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "with -R, write DIR/part-NNNNN and DIR/manifest.json in `DIR`"},
 		&cli.StringFlag{Name: "combiner", Usage: "with -R, run `CMD` (sh -c) or a built-in (sum min max uniq collect first last aggregate) over each sorted partition"},
 		&cli.StringSliceFlag{Name: "key", Aliases: []string{"k"}, Usage: "with -R, partition by Hadoop KeyFieldBasedPartitioner options `KEYDEF` (-k1,1)"},
+		&cli.StringFlag{Name: "ranges", Usage: "with -R, total-order partitioning by the split keys in `FILE` (from mrpart --sample)"},
+		&cli.StringFlag{Name: "comparator", Usage: "with -R, sort by Hadoop KeyFieldBasedComparator `OPTS` (e.g. '-k2,2nr') instead of key bytes"},
 		&cli.StringFlag{Name: "buffer-size", Aliases: []string{"S"}, Usage: "with -R, use `SIZE` of memory for sorting (K M G suffixes, as mrsort)"},
 		&cli.StringSliceFlag{Name: "temporary-directory", Aliases: []string{"T"}, Usage: "with -R, spill sorted runs to `DIR`"},
 		&cli.StringFlag{Name: "compress", Usage: "with -R, store partition files as `FORMAT` s2 or none", DefaultText: "s2"},
@@ -34,7 +36,7 @@ type shuffleSetup struct {
 
 func parseShuffle(c *cli.Context, s *Setup) (*shuffleSetup, error) {
 	if !c.IsSet("R") {
-		for _, f := range []string{"output", "combiner", "key", "buffer-size", "temporary-directory", "compress", "join"} {
+		for _, f := range []string{"output", "combiner", "key", "ranges", "comparator", "buffer-size", "temporary-directory", "compress", "join"} {
 			if c.IsSet(f) {
 				return nil, cliutil.Usagef("--%s needs -R", f)
 			}
@@ -58,6 +60,33 @@ func parseShuffle(c *cli.Context, s *Setup) (*shuffleSetup, error) {
 	if o.Compress != "" && o.Compress != shuffle.CompressS2 && o.Compress != shuffle.CompressNone {
 		return nil, cliutil.Usagef("invalid --compress argument '%s' (want s2 or none)", o.Compress)
 	}
+	o.Comparator = c.String("comparator")
+	var cmp func(a, b []byte) int
+	if o.Comparator != "" {
+		keys, err := shuffle.ComparatorKeys(o.Comparator, o.Key.N())
+		if err != nil {
+			return nil, cliutil.Usagef("--comparator: %v", err)
+		}
+		srt, err := extsort.New(extsort.Options{Keys: keys, Separator: string(o.Key.Sep()), Stable: true})
+		if err != nil {
+			return nil, cliutil.Usagef("--comparator: %v", err)
+		}
+		cmp = srt.Compare
+	}
+	if c.IsSet("ranges") {
+		if c.IsSet("k") {
+			return nil, cliutil.Usagef("-k and --ranges are different partitioners; give one")
+		}
+		splits, err := shuffle.ReadRanges(c.String("ranges"), s.Proto.Terminator())
+		if err != nil {
+			return nil, cliutil.Exit(2, fmt.Errorf("--ranges: %s: %v", c.String("ranges"), unwrapPath(err)))
+		}
+		p, err := shuffle.NewTotalOrderPartitioner(r, splits, cmp)
+		if err != nil {
+			return nil, cliutil.Exit(2, fmt.Errorf("--ranges: %s: %v", c.String("ranges"), err))
+		}
+		o.Partitioner = p
+	}
 	if keys := c.StringSlice("k"); len(keys) > 0 {
 		for i, k := range keys {
 			if !strings.HasPrefix(k, "-k") {
@@ -78,6 +107,9 @@ func parseShuffle(c *cli.Context, s *Setup) (*shuffleSetup, error) {
 		o.Memory = n
 	}
 	o.TempDirs = c.StringSlice("T")
+	if c.IsSet("combiner") && strings.TrimSpace(sh.combiner) == "" {
+		return nil, cliutil.Usagef("empty --combiner command")
+	}
 	if sh.combiner != "" {
 		if streaming.IsBuiltin(sh.combiner) {
 			opts := streaming.BuiltinOptions{Join: c.String("join")}

@@ -96,6 +96,8 @@ func run(c *cli.Context) error {
 	switch {
 	case dashed && len(words) > 0:
 		cmd, files = mapapp.JoinCommand(words), before
+	case dashed:
+		return cliutil.Usagef("missing command after '--'")
 	case len(before) > 0 && streaming.IsBuiltin(before[0]):
 		builtin, files = before[0], before[1:]
 	case len(before) > 0:

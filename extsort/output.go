@@ -46,6 +46,16 @@ func CreateOutput(path string) (*OutputFile, error) {
 	return &OutputFile{File: f, path: path, temp: true}, nil
 }
 
+// Write writes p to the file; errors name the output's path, not that of
+// the temporary file.
+func (o *OutputFile) Write(p []byte) (int, error) {
+	n, err := o.File.Write(p)
+	if err != nil {
+		err = &os.PathError{Op: "write", Path: o.path, Err: unwrapPath(err)}
+	}
+	return n, err
+}
+
 // Commit makes the output visible under its path.
 func (o *OutputFile) Commit() error {
 	if err := o.File.Close(); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"sync"
 
@@ -83,29 +84,51 @@ func (s *Sorter) Sort(ctx context.Context, inputs []Input, w io.Writer) (st Stat
 	tmp := newTemps(s.o.tempDirs())
 	defer tmp.closeAll()
 	ir := newInputReader(s.c, s.term, inputs)
-	defer ir.closeCurrent()
 
 	mem := s.o.memory()
 	asz := int(min(mem/2, s.chunk))
 	first, err := newArena(asz)
 	if err != nil {
+		ir.closeCurrent()
 		return st, err
 	}
-	arenas := []*arena{first} // every arena allocated, for release
+	// Arenas pass between this goroutine and the reader through free and
+	// full. An arena lent to the reader is its to release if Sort returns
+	// meanwhile: Sort does not wait for a read that may block for ever
+	// (a terminal, a pipe), so a cancelled sort returns at once.
+	var mu sync.Mutex
+	arenas := []*arena{first} // every arena allocated
+	lent := map[*arena]bool{}
 	free := make(chan *arena, 2)
 	full := make(chan filled)
 	stop := make(chan struct{})
-	var wg sync.WaitGroup
+	lend := func(a *arena) {
+		mu.Lock()
+		lent[a] = true
+		mu.Unlock()
+		free <- a
+	}
 	defer func() {
 		close(stop)
-		wg.Wait() // the reader may be filling an arena
+		mu.Lock()
+		defer mu.Unlock()
+		for {
+			select {
+			case a := <-free: // lent, never taken
+				lent[a] = false
+				continue
+			default:
+			}
+			break
+		}
 		for _, a := range arenas {
-			a.release()
+			if !lent[a] {
+				a.release()
+			}
 		}
 	}()
-	wg.Add(1)
 	go func() {
-		defer wg.Done()
+		defer ir.closeCurrent()
 		for {
 			var a *arena
 			select {
@@ -117,6 +140,7 @@ func (s *Sorter) Sort(ctx context.Context, inputs []Input, w io.Writer) (st Stat
 			select {
 			case full <- filled{a, done, err}:
 			case <-stop:
+				a.release()
 				return
 			}
 			if done || err != nil {
@@ -124,14 +148,20 @@ func (s *Sorter) Sort(ctx context.Context, inputs []Input, w io.Writer) (st Stat
 			}
 		}
 	}()
-	free <- first
+	lend(first)
 
 	// held is the memory of every arena allocated; room reports whether
 	// one more arena fits the budget, keeping an eighth for merging.
 	held := func() int64 {
+		mu.Lock()
+		defer mu.Unlock()
 		var n int64
 		for _, a := range arenas {
-			n += int64(a.size)
+			if lent[a] {
+				n += int64(asz) // lent arenas are never grown ones
+			} else {
+				n += int64(a.size)
+			}
 		}
 		return n
 	}
@@ -141,8 +171,10 @@ func (s *Sorter) Sort(ctx context.Context, inputs []Input, w io.Writer) (st Stat
 		if err != nil {
 			return err
 		}
+		mu.Lock()
 		arenas = append(arenas, a)
-		free <- a
+		mu.Unlock()
+		lend(a)
 		return nil
 	}
 
@@ -153,6 +185,9 @@ func (s *Sorter) Sort(ctx context.Context, inputs []Input, w io.Writer) (st Stat
 		var f filled
 		select {
 		case f = <-full:
+			mu.Lock()
+			lent[f.a] = false
+			mu.Unlock()
 		case <-ctx.Done():
 			return st, ctx.Err()
 		}
@@ -171,13 +206,18 @@ func (s *Sorter) Sort(ctx context.Context, inputs []Input, w io.Writer) (st Stat
 			st.Records, st.Bytes = ir.records, ir.bytes
 			// The arena the reader would have filled next is idle: give
 			// its memory to the merge.
+			mu.Lock()
+			for len(free) > 0 { // the reader has ended; this one is idle
+				lent[<-free] = false
+			}
 			for i := 0; i < len(arenas); i++ {
-				if a := arenas[i]; a != f.a && !slices.Contains(kept, a) {
+				if a := arenas[i]; a != f.a && !slices.Contains(kept, a) && !lent[a] {
 					a.release()
 					arenas = append(arenas[:i], arenas[i+1:]...)
 					i--
 				}
 			}
+			mu.Unlock()
 			return s.finish(ctx, tmp, kept, runs, f.a, w, st)
 		}
 		if room() {
@@ -203,7 +243,7 @@ func (s *Sorter) Sort(ctx context.Context, inputs []Input, w io.Writer) (st Stat
 			f.a.release()
 			*f.a = *na
 		}
-		free <- f.a
+		lend(f.a)
 	}
 }
 
@@ -242,7 +282,13 @@ func (s *Sorter) finish(ctx context.Context, tmp *temps, kept []*arena, runs []*
 // OutputError reports a failed write to the output.
 type OutputError struct{ Err error }
 
-func (e *OutputError) Error() string { return "write failed: " + errText(unwrapPath(e.Err)) }
+func (e *OutputError) Error() string {
+	var pe *os.PathError
+	if errors.As(e.Err, &pe) {
+		return "write failed: " + pe.Path + ": " + errText(pe.Err)
+	}
+	return "write failed: " + errText(e.Err)
+}
 func (e *OutputError) Unwrap() error { return e.Err }
 
 func writeAll(w io.Writer) func([]byte) error {

@@ -184,7 +184,7 @@ func run(c *cli.Context) error {
 		}
 		return cliutil.Exit(2, err)
 	}
-	var w io.Writer = c.App.Writer
+	var w io.Writer = stdoutWriter{c.App.Writer}
 	var out *extsort.OutputFile
 	if c.IsSet("o") {
 		if out, err = extsort.CreateOutput(c.String("o")); err != nil {
@@ -211,6 +211,17 @@ func run(c *cli.Context) error {
 		return cliutil.Silent(2)
 	}
 	return cliutil.Exit(2, err)
+}
+
+// stdoutWriter names standard output in write errors, as GNU sort does.
+type stdoutWriter struct{ w io.Writer }
+
+func (s stdoutWriter) Write(p []byte) (int, error) {
+	n, err := s.w.Write(p)
+	if err != nil {
+		err = &os.PathError{Op: "write", Path: "'standard output'", Err: err}
+	}
+	return n, err
 }
 
 func strerror(err error) string {

@@ -79,7 +79,27 @@ func New() *cli.App {
 }
 
 // Main runs mrsort with the process's arguments and returns its exit status.
-func Main() int { return cliutil.Run(New(), os.Args, os.Stdout, os.Stderr) }
+func Main() int { return cliutil.Run(New(), checkArgs(os.Args), os.Stdout, os.Stderr) }
+
+// checkArgs rewrites GNU's --check=quiet, --check=silent and
+// --check=diagnose-first (which the flag package cannot express) as -C
+// and -c. Arguments after "--" are left alone.
+func checkArgs(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i, a := range args {
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		switch a {
+		case "--check=quiet", "--check=silent":
+			a = "-C"
+		case "--check=diagnose-first":
+			a = "-c"
+		}
+		out = append(out, a)
+	}
+	return out
+}
 
 func options(c *cli.Context) (extsort.Options, error) {
 	o := extsort.Options{

@@ -15,12 +15,14 @@ import (
 	mrpart "github.com/mrpipe/mrpipe/cmd/mrpart/app"
 	mrreduce "github.com/mrpipe/mrpipe/cmd/mrreduce/app"
 	mrsort "github.com/mrpipe/mrpipe/cmd/mrsort/app"
+	mrsplit "github.com/mrpipe/mrpipe/cmd/mrsplit/app"
 )
 
 // commands lists every binary the scripts can call. Each new binary adds
 // its app.Main here.
 var commands = map[string]func() int{
 	"mrsort":   mrsort.Main,
+	"mrsplit":  mrsplit.Main,
 	"mrmap":    mrmap.Main,
 	"mrreduce": mrreduce.Main,
 	"mrpart":   mrpart.Main,

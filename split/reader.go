@@ -92,18 +92,27 @@ func (r *Reader) init() error {
 		}
 		return nil
 	}
-	if r.start, err = boundary(r.f, s.Start, size, r.delim); err != nil {
-		return fmt.Errorf("%s: %w", s.Path, err)
-	}
-	end := size
-	if s.Length < size-s.Start {
-		end = s.Start + s.Length
-	}
-	if r.end, err = boundary(r.f, max(end, r.start), size, r.delim); err != nil {
+	if r.start, r.end, err = Bounds(r.f, size, s.Start, s.End(), r.delim); err != nil {
 		return fmt.Errorf("%s: %w", s.Path, err)
 	}
 	r.src = io.NewSectionReader(r.f, r.start, r.end-r.start)
 	return nil
+}
+
+// Bounds returns the byte range [rstart, rend) of the records that start in
+// [start, end) of f, an uncompressed file of size bytes whose records end
+// in delim. It reads only the bytes needed to find the two boundaries.
+func Bounds(f *os.File, size, start, end int64, delim byte) (rstart, rend int64, err error) {
+	if end < start {
+		return 0, 0, fmt.Errorf("invalid range [%d, %d)", start, end)
+	}
+	if rstart, err = boundary(f, start, size, delim); err != nil {
+		return 0, 0, err
+	}
+	if rend, err = boundary(f, max(end, rstart), size, delim); err != nil {
+		return 0, 0, err
+	}
+	return rstart, rend, nil
 }
 
 // boundary returns the offset of the first record that starts at or after

@@ -115,8 +115,8 @@ func openInput(name string, needFile bool) (*input, error) {
 		in.close()
 		return nil, fmt.Errorf("%s: %s", name, strerror(err))
 	}
-	prev = in.close
-	in.close = func() { tmp.Close(); prev() }
+	prevClose := in.close
+	in.close = func() { tmp.Close(); prevClose() }
 	in.f, in.base, in.size = tmp, 0, n
 	return in, nil
 }
@@ -437,31 +437,44 @@ func byRanges(ctx context.Context, cfg *config, in *input, outs *outputs) error 
 		}
 		return nil
 	}
-	// With a filter, up to -j pieces at once, each from its own range.
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		errs  = make([]error, len(pieces))
-		next  = 0
-		stop  = false
-		start = make(chan struct{}, len(pieces))
-	)
-	_ = start
-	// Create the commands in order (their names and --verbose lines are
-	// in order); feed and wait for them concurrently.
-	work := func() {
-		defer wg.Done()
-		for {
-			mu.Lock()
-			if stop || next >= len(pieces) || ctx.Err() != nil {
-				mu.Unlock()
+	// With a filter, up to -j pieces are fed at once, each from its own
+	// range. One command more is started ahead, in order, so that its
+	// start-up (a shell, the command) overlaps the others' work.
+	type started struct {
+		i   int
+		o   *output
+		err error
+	}
+	ready := make(chan started)
+	quit := make(chan struct{})
+	go func() {
+		defer close(ready)
+		for i, p := range pieces {
+			o, err := outs.create(p.name, p.desc)
+			select {
+			case ready <- started{i, o, err}:
+			case <-quit:
+				if o != nil {
+					o.f.Close()
+					o.cmd.Wait()
+				}
 				return
 			}
-			i := next
-			next++
-			p := pieces[i]
-			o, err := outs.create(p.name, p.desc)
-			mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		errs     = make([]error, len(pieces))
+		quitOnce sync.Once
+	)
+	work := func() {
+		defer wg.Done()
+		for st := range ready {
+			p, o, err := pieces[st.i], st.o, st.err
 			if err == nil {
 				_, err = split.SendRange(o.f, in.f, p.start, p.end)
 				if err != nil && isEPIPE(err) {
@@ -476,9 +489,16 @@ func byRanges(ctx context.Context, cfg *config, in *input, outs *outputs) error 
 			}
 			if err != nil {
 				mu.Lock()
-				errs[i] = err
-				stop = true
+				errs[st.i] = err
 				mu.Unlock()
+				quitOnce.Do(func() { close(quit) })
+				for st := range ready { // stop the others
+					if st.o != nil {
+						st.o.f.Close()
+						st.o.cmd.Wait()
+					}
+				}
+				return
 			}
 		}
 	}

@@ -14,7 +14,7 @@ func parseCount(s, what string) (int64, error) {
 }
 
 // parseSize parses SIZE: an integer and an optional unit, K M G T P E Z Y
-// R Q (powers of 1024; KiB too) or KB MB ... (powers of 1000), or b (512).
+// (powers of 1024; KiB too) or KB MB ... (powers of 1000), or b (512).
 // Values beyond int64 are clamped: no input is that large.
 func parseSize(s, what string) (int64, error) {
 	return parseNum(s, what, true)
@@ -66,7 +66,7 @@ func multiplier(u string) (*big.Int, bool) {
 	if u == "b" {
 		return big.NewInt(512), true
 	}
-	const letters = "KMGTPEZYRQ"
+	const letters = "KMGTPEZY"
 	i := strings.IndexByte(letters, u[0])
 	if u[0] == 'k' {
 		i = 0

@@ -209,8 +209,17 @@ func appendKV(out, key, sep, value []byte, term byte) []byte {
 	return append(out, term)
 }
 
+func isNumBlank(c byte) bool { return c == ' ' || c == '\t' || c == '\r' }
+
+// trimNumber drops the blanks around a number.
 func trimNumber(v []byte) []byte {
-	return bytes.Trim(v, " \t\r")
+	for len(v) > 0 && isNumBlank(v[0]) {
+		v = v[1:]
+	}
+	for len(v) > 0 && isNumBlank(v[len(v)-1]) {
+		v = v[:len(v)-1]
+	}
+	return v
 }
 
 // number parses v as an integer or, failing that, a decimal number.

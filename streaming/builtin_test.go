@@ -3,6 +3,7 @@ package streaming
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"strings"
 	"testing"
@@ -211,4 +212,60 @@ func TestAppendJavaDouble(t *testing.T) {
 			t.Errorf("%v: %s, want %s", f, got, want)
 		}
 	}
+}
+
+// TestPreCombiner checks that folding in a hash table (with flushes
+// forced by a tiny memory bound), then sorting stably by key and
+// combining, then reducing, gives the reducer's result.
+func TestPreCombiner(t *testing.T) {
+	var in strings.Builder
+	for i := 0; i < 5000; i++ {
+		fmt.Fprintf(&in, "k%d\t%d\n", (i*7919)%97, i%13)
+	}
+	for _, name := range []string{"sum", "min", "max", "uniq", "collect", "first", "last"} {
+		for _, limit := range []int{1, 1 << 10, 0} {
+			want, _, err := runBuiltin(t, name, sortByKey(in.String()), BuiltinOptions{}, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := NewBuiltin(name, Protocol{}, BuiltinOptions{}, true)
+			var pre strings.Builder
+			p := NewPreCombiner(b, limit, func(c []byte) error { pre.Write(c); return nil })
+			if err := p.Write([]byte(in.String())); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			if p.In != 5000 || p.Out != int64(strings.Count(pre.String(), "\n")) {
+				t.Errorf("%s: counts %d %d", name, p.In, p.Out)
+			}
+			got, _, err := runBuiltin(t, name, sortByKey(pre.String()), BuiltinOptions{}, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if name == "collect" || name == "uniq" {
+				got, want = sortedValues(sortedRecords(got)), sortedValues(sortedRecords(want))
+			}
+			if got != want {
+				t.Errorf("%s (limit %d): pre-combined gave\n%.200q\nwant\n%.200q", name, limit, got, want)
+			}
+		}
+	}
+	b, _ := NewBuiltin("sum", Protocol{}, BuiltinOptions{}, true)
+	p := NewPreCombiner(b, 0, func([]byte) error { return nil })
+	err := p.Write([]byte("a\t1\nb\tx\n"))
+	if err == nil || err.Error() != `combiner sum: record 2: value "x" is not a number` {
+		t.Errorf("error %v", err)
+	}
+}
+
+func sortByKey(s string) string {
+	l := strings.Split(strings.TrimSuffix(s, "\n"), "\n")
+	sort.SliceStable(l, func(i, j int) bool {
+		ki, _, _ := strings.Cut(l[i], "\t")
+		kj, _, _ := strings.Cut(l[j], "\t")
+		return ki < kj
+	})
+	return strings.Join(l, "\n") + "\n"
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -172,11 +173,11 @@ func (c *Command) Run(ctx context.Context, in io.Reader, out func(chunk []byte) 
 	cmd.Env = c.Task.Environ(env)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 
-	inR, inW, err := os.Pipe()
+	inR, inW, err := blockingPipe()
 	if err != nil {
 		return st, err
 	}
-	outR, outW, err := os.Pipe()
+	outR, outW, err := blockingPipe()
 	if err != nil {
 		inR.Close()
 		inW.Close()
@@ -245,6 +246,7 @@ func (c *Command) Run(ctx context.Context, in io.Reader, out func(chunk []byte) 
 			if onInput != nil {
 				onInput(chunk)
 			}
+			waitRoom(inW, len(chunk))
 			n, err := inW.Write(chunk)
 			st.InRecords += countRecords(chunk[:n], c.Term)
 			st.InBytes += int64(n)
@@ -261,7 +263,7 @@ func (c *Command) Run(ctx context.Context, in io.Reader, out func(chunk []byte) 
 	go func() { // stdout
 		defer wg.Done()
 		defer outR.Close()
-		cr := NewChunkReader(outR, c.Term)
+		cr := NewChunkReader(&coalescingReader{f: outR}, c.Term)
 		for {
 			chunk, err := cr.Next()
 			if err != nil {
@@ -316,6 +318,84 @@ func (c *Command) Run(ctx context.Context, in io.Reader, out func(chunk []byte) 
 		return st, ce
 	}
 	return st, nil
+}
+
+// blockingPipe returns a pipe whose ends are in blocking mode, so that
+// our reads and writes on them are plain system calls that move as much
+// as the pipe allows, rather than non-blocking ones that return early and
+// wait for the poller every time the other side takes a little (which
+// costs several system calls per page with a reader like mawk that reads
+// 4 KiB at a time).
+func blockingPipe() (r, w *os.File, err error) {
+	var fds [2]int
+	if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
+		return nil, nil, fmt.Errorf("pipe: %w", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "|0"), os.NewFile(uintptr(fds[1]), "|1"), nil
+}
+
+// Batching across the pipes. A command that reads or writes in small
+// pieces (mawk moves 4 KiB at a time) would otherwise wake us, and we it,
+// for every piece: two context switches per 4 KiB. Instead the feeder
+// writes only when the pipe has room for a good part of a batch, and the
+// output reader reads only when a good part of a batch is there, waiting
+// a little (at most coalesceWait) for that: the pipes are 1 MiB, so the
+// command never waits on us.
+const (
+	coalesceMin   = 64 << 10
+	coalesceSleep = 50 * time.Microsecond // the first nap; each next doubles
+	coalesceWait  = 2 * time.Millisecond
+)
+
+// nap sleeps for d. It blocks the thread in nanosleep: the runtime's
+// timers would round short sleeps up to a millisecond or so, long enough
+// for a fast command to drain a whole pipe and wait for us.
+func nap(d time.Duration) {
+	ts := unix.NsecToTimespec(int64(d))
+	_ = unix.Nanosleep(&ts, nil)
+}
+
+// pipeFill returns the number of bytes in the pipe f, or -1.
+func pipeFill(f *os.File) int {
+	n, err := unix.IoctlGetInt(int(f.Fd()), unix.TIOCINQ)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// waitRoom waits (briefly) until the pipe w has room for most of n bytes.
+func waitRoom(w *os.File, n int) {
+	capacity, err := unix.FcntlInt(w.Fd(), unix.F_GETPIPE_SZ, 0)
+	if err != nil {
+		return
+	}
+	want := min(n, capacity/2)
+	for waited, d := time.Duration(0), coalesceSleep; waited < coalesceWait; waited, d = waited+d, 2*d {
+		fill := pipeFill(w)
+		if fill < 0 || capacity-fill >= want {
+			return
+		}
+		nap(d)
+	}
+}
+
+// coalescingReader reads a pipe in batches of at least coalesceMin bytes
+// when they come within coalesceWait.
+type coalescingReader struct {
+	f *os.File
+}
+
+func (r *coalescingReader) Read(p []byte) (int, error) {
+	want := min(len(p), coalesceMin)
+	for waited, d := time.Duration(0), coalesceSleep; waited < coalesceWait; waited, d = waited+d, 2*d {
+		fill := pipeFill(r.f)
+		if fill < 0 || fill >= want {
+			break
+		}
+		nap(d)
+	}
+	return r.f.Read(p)
 }
 
 func setPipeSize(f *os.File) {

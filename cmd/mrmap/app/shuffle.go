@@ -32,6 +32,9 @@ type shuffleSetup struct {
 	dir      string
 	opts     shuffle.Options
 	combiner string
+	// builtin is the built-in combiner, if that is what --combiner names;
+	// it also pre-combines the mapper's output in a hash table.
+	builtin *streaming.Builtin
 }
 
 func parseShuffle(c *cli.Context, s *Setup) (*shuffleSetup, error) {
@@ -118,6 +121,7 @@ func parseShuffle(c *cli.Context, s *Setup) (*shuffleSetup, error) {
 				return nil, cliutil.Usagef("--combiner: %v", err)
 			}
 			o.Combine = streaming.BuiltinCombiner(b, s.Counters)
+			sh.builtin = b
 		} else {
 			if c.IsSet("join") {
 				return nil, cliutil.Usagef("--join needs a built-in combiner")
@@ -137,10 +141,28 @@ func runShuffle(c *cli.Context, s *Setup, sh *shuffleSetup, cmd string, inputs [
 	if err != nil {
 		return cliutil.Exit(2, fmt.Errorf("-o %s: %w", sh.dir, err))
 	}
-	if err := runMaps(ctx, s, cmd, inputs, func(chunk []byte) error {
+	write := func(chunk []byte) error {
 		_, err := w.Write(chunk)
 		return err
-	}); err != nil {
+	}
+	var pre *streaming.PreCombiner
+	if sh.builtin != nil {
+		limit := streaming.DefaultPreCombineMemory
+		if m := sh.opts.Memory; m > 0 {
+			limit = int(min(int64(limit), max(m/4, 1<<20)))
+		}
+		pre = streaming.NewPreCombiner(sh.builtin, limit, write)
+		write = pre.Write
+	}
+	err = runMaps(ctx, s, cmd, inputs, write)
+	if err == nil && pre != nil {
+		err = pre.Flush()
+	}
+	if pre != nil {
+		s.Counters.Add(streaming.GroupFramework, streaming.CombineInputRecords, pre.In)
+		s.Counters.Add(streaming.GroupFramework, streaming.CombineOutputRecords, pre.Out)
+	}
+	if err != nil {
 		w.Abort()
 		return err
 	}

@@ -1,0 +1,113 @@
+package streaming
+
+import (
+	"bytes"
+	"fmt"
+)
+
+// DefaultPreCombineMemory is the default memory bound of a PreCombiner.
+const DefaultPreCombineMemory = 64 << 20
+
+// PreCombiner runs a built-in combiner over records as they arrive, in a
+// hash table keyed by the record key, before they are sorted: records
+// with equal keys are folded into one state, and the states are written
+// out (as the combiner's output records, in no particular key order)
+// when the table outgrows its memory bound and at Flush. It is valid for
+// the built-ins that are valid combiners, since a combiner may run any
+// number of times; the map side of the shuffle then sorts (and combines)
+// far fewer records. Within a key, records keep their order, so first,
+// last and collect stay correct.
+type PreCombiner struct {
+	b      *Builtin
+	out    func(chunk []byte) error
+	limit  int
+	states map[string]reducerState
+	size   int
+	obuf   []byte
+	recNo  int64
+	// In and Out count the records folded and written.
+	In, Out int64
+}
+
+// NewPreCombiner returns a PreCombiner for b (made with combine set) that
+// writes batches of whole records to out and holds about limit bytes (0:
+// DefaultPreCombineMemory).
+func NewPreCombiner(b *Builtin, limit int, out func(chunk []byte) error) *PreCombiner {
+	if limit <= 0 {
+		limit = DefaultPreCombineMemory
+	}
+	return &PreCombiner{b: b, out: out, limit: limit, states: map[string]reducerState{}}
+}
+
+// stateOverhead approximates the memory of a table entry besides its key.
+const stateOverhead = 128
+
+// Write folds a batch of whole records (each with its terminator).
+func (p *PreCombiner) Write(chunk []byte) error {
+	term := p.b.Proto.Terminator()
+	keepsValues := p.b.Name == "uniq" || p.b.Name == "collect" || p.b.Name == "aggregate"
+	for len(chunk) > 0 {
+		i := bytes.IndexByte(chunk, term)
+		if i < 0 {
+			i = len(chunk)
+		}
+		line := chunk[:i]
+		if i < len(chunk) {
+			chunk = chunk[i+1:]
+		} else {
+			chunk = nil
+		}
+		p.recNo++
+		k, v, _ := p.b.Proto.Split(line)
+		st := p.states[string(k)]
+		if st == nil {
+			key := string(k)
+			st = p.b.newState([]byte(key))
+			p.states[key] = st
+			p.size += len(key) + stateOverhead
+		}
+		if err := st.add(line, v, p.recNo); err != nil {
+			return fmt.Errorf("combiner %w", &BuiltinError{Name: p.b.Name, Record: p.recNo, Err: err})
+		}
+		if keepsValues {
+			p.size += len(line)
+		}
+		p.In++
+		if p.size >= p.limit {
+			if err := p.Flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Flush writes out and forgets every state.
+func (p *PreCombiner) Flush() error {
+	term := p.b.Proto.Terminator()
+	for k, st := range p.states {
+		var err error
+		p.obuf, err = st.finish(p.obuf)
+		if err != nil {
+			return fmt.Errorf("combiner %w", &BuiltinError{Name: p.b.Name, Record: p.recNo, Err: err})
+		}
+		delete(p.states, k)
+		if len(p.obuf) >= ChunkSize {
+			if err := p.emit(term); err != nil {
+				return err
+			}
+		}
+	}
+	p.size = 0
+	return p.emit(term)
+}
+
+func (p *PreCombiner) emit(term byte) error {
+	if len(p.obuf) == 0 {
+		return nil
+	}
+	p.Out += countRecords(p.obuf, term)
+	err := p.out(p.obuf)
+	p.obuf = p.obuf[:0]
+	return err
+}

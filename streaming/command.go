@@ -173,33 +173,46 @@ func (c *Command) Run(ctx context.Context, in io.Reader, out func(chunk []byte) 
 	cmd.Env = c.Task.Environ(env)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 
-	inR, inW, err := blockingPipe()
-	if err != nil {
+	// The command's stdin: the input file itself when it can read it
+	// directly, else a pipe we feed.
+	direct, dStart, dEnd := openDirect(in, onInput)
+	var (
+		inR, inW *os.File
+		err      error
+	)
+	if direct != nil {
+		inR = direct
+		defer direct.Close()
+	} else if inR, inW, err = blockingPipe(); err != nil {
 		return st, err
 	}
 	outR, outW, err := blockingPipe()
 	if err != nil {
-		inR.Close()
-		inW.Close()
+		closeInput(inR, inW, direct)
 		return st, err
 	}
 	errR, errW, err := os.Pipe()
 	if err != nil {
-		inR.Close()
-		inW.Close()
+		closeInput(inR, inW, direct)
 		outR.Close()
 		outW.Close()
 		return st, err
 	}
-	setPipeSize(inW)
+	if inW != nil {
+		setPipeSize(inW)
+	}
 	setPipeSize(outR)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, errW
 	err = cmd.Start()
-	inR.Close()
+	if direct == nil {
+		inR.Close()
+	}
 	outW.Close()
 	errW.Close()
 	if err != nil {
-		inW.Close()
+		if inW != nil {
+			inW.Close()
+		}
 		outR.Close()
 		errR.Close()
 		return st, fmt.Errorf("%s %s: %w", c.Role, ShellQuote(c.Cmd), err)
@@ -233,6 +246,14 @@ func (c *Command) Run(ctx context.Context, in io.Reader, out func(chunk []byte) 
 	wg.Add(3)
 	go func() { // stdin
 		defer wg.Done()
+		if direct != nil {
+			n, b, err := countRange(direct, dStart, dEnd, c.Term)
+			if err != nil {
+				fail(&InputError{Input: c.Task.Input, Err: err})
+			}
+			st.InRecords, st.InBytes = n, b
+			return
+		}
 		defer inW.Close()
 		cr := NewChunkReader(in, c.Term)
 		for {
@@ -289,6 +310,14 @@ func (c *Command) Run(ctx context.Context, in io.Reader, out func(chunk []byte) 
 	wg.Wait()
 	werr := cmd.Wait()
 	stop()
+	if direct != nil {
+		// The command shares the file's offset: where it stopped is how
+		// far it read.
+		if off, err := direct.Seek(0, io.SeekCurrent); err == nil && off < dEnd {
+			early = true
+			st.InRecords, st.InBytes, _ = countRange(direct, dStart, off, c.Term)
+		}
+	}
 
 	failMu.Lock()
 	ferr := failErr
@@ -318,6 +347,68 @@ func (c *Command) Run(ctx context.Context, in io.Reader, out func(chunk []byte) 
 		return st, ce
 	}
 	return st, nil
+}
+
+// DirectInput is an input a command may read straight from a file, as
+// its standard input, instead of through a pipe we feed: no copy, and the
+// command reads as fast as the file allows.
+type DirectInput interface {
+	// DirectRange returns the file and the byte range of the input. ok is
+	// false when the input cannot be read directly: the range must end at
+	// the end of an uncompressed regular file, and the file must end in a
+	// record terminator (or the range be empty).
+	DirectRange() (path string, start, end int64, ok bool)
+}
+
+// openDirect opens the file of a DirectInput at the start of its range.
+func openDirect(in io.Reader, onInput func([]byte)) (*os.File, int64, int64) {
+	d, ok := in.(DirectInput)
+	if !ok || onInput != nil {
+		return nil, 0, 0
+	}
+	path, start, end, ok := d.DirectRange()
+	if !ok {
+		return nil, 0, 0
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, 0
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() || fi.Size() != end {
+		f.Close()
+		return nil, 0, 0
+	}
+	if _, err := f.Seek(start, io.SeekStart); err != nil {
+		f.Close()
+		return nil, 0, 0
+	}
+	return f, start, end
+}
+
+func closeInput(inR, inW, direct *os.File) {
+	if direct != nil {
+		return
+	}
+	inR.Close()
+	inW.Close()
+}
+
+// countRange counts the records and bytes of f in [start, end).
+func countRange(f *os.File, start, end int64, term byte) (records, n int64, err error) {
+	buf := make([]byte, 1<<20)
+	for off := start; off < end; {
+		m, err := f.ReadAt(buf[:min(int64(len(buf)), end-off)], off)
+		records += countRecords(buf[:m], term)
+		n += int64(m)
+		off += int64(m)
+		if err != nil {
+			if err == io.EOF && off >= end {
+				break
+			}
+			return records, n, err
+		}
+	}
+	return records, n, nil
 }
 
 // blockingPipe returns a pipe whose ends are in blocking mode, so that

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -251,5 +253,48 @@ func TestCountersJSON(t *testing.T) {
 	c.WriteSummary(&b)
 	if b.String() != "\tMap-Reduce Framework\n\t\tMap input records=3\n\tG\n\t\tn=-2\n\tStatus: ok\n" {
 		t.Errorf("summary:\n%s", b.String())
+	}
+}
+
+// directFile is a DirectInput over a whole file.
+type directFile struct {
+	*os.File
+	path string
+	size int64
+}
+
+func (d directFile) DirectRange() (string, int64, int64, bool) { return d.path, 0, d.size, true }
+
+func TestCommandDirectInput(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "in.txt")
+	data := strings.Repeat("a line\n", 1000)
+	if err := os.WriteFile(path, []byte(data), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	run := func(cmd string) (string, Stats, error) {
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		var out bytes.Buffer
+		c := &Command{Cmd: cmd, Term: '\n', Task: Task{Input: InputInfo{Name: "in.txt"}}}
+		st, err := c.Run(context.Background(), directFile{f, path, int64(len(data))}, func(b []byte) error {
+			out.Write(b)
+			return nil
+		}, nil)
+		return out.String(), st, err
+	}
+	// The command's stdin is the file itself.
+	out, st, err := run(`[ -f /proc/self/fd/0 ] && readlink /proc/self/fd/0 | grep -q 'in.txt$' && echo direct; cat >/dev/null`)
+	if err != nil || out != "direct\n" || st.InRecords != 1000 || st.InBytes != int64(len(data)) {
+		t.Errorf("out %q stats %+v err %v", out, st, err)
+	}
+	// Reading part of it is caught by the offset, however small the file.
+	_, _, err = run(`read x; read y`)
+	var ce *CommandError
+	if !errors.As(err, &ce) || !ce.EarlyExit || ce.LastRecord != 2 {
+		t.Errorf("error %v", err)
 	}
 }

@@ -15,9 +15,16 @@
 // # Commands
 //
 // A [Command] is run with `sh -c` in a process group of its own. Its
-// standard input is fed batches of records; its standard output is read
-// in batches of whole records and handed to a callback (standard output,
-// or a shuffle.Writer); both pipes are enlarged to 1 MiB. Its environment
+// standard input is fed batches of records through a pipe, or, when the
+// input is a [DirectInput] (a file, or a split running to the end of one),
+// is the file itself: the command reads it without a copy, and where it
+// stopped reading is the file offset it leaves. Its standard output is
+// read in batches of whole records and handed to a callback (standard
+// output, or a shuffle.Writer). Both pipes are 1 MiB and in blocking mode,
+// and both sides wait (briefly, in nanosleep) for a pipe to hold or free
+// a good part of a batch before reading or writing, so that a command
+// that moves 4 KiB at a time does not cost two context switches per 4 KiB.
+// Its environment
 // is Hadoop's ([Task.Environ]): mapreduce_job_id, mapreduce_task_id,
 // mapreduce_task_attempt_id, mapreduce_task_ismap,
 // mapreduce_task_partition, mapreduce_map_input_file, _start and _length,
@@ -32,7 +39,8 @@
 // passes through after a one-line warning.
 //
 // A command fails when it exits non-zero, is killed by a signal, or exits
-// before reading all its input (a write to it fails with EPIPE). The
+// before reading all its input (a write to it fails with EPIPE, or it left
+// the offset of a direct input short of the end). The
 // failure is one [*CommandError] naming the command, status or signal,
 // input, last record fed and the last [TailLines] stderr lines. When the
 // context ends, or the output callback fails, the whole process group is

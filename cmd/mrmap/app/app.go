@@ -40,11 +40,27 @@ through to stderr (or to --log FILE). A malformed reporter: line passes
 through after a one-line warning. --counters FILE writes the counters as
 JSON; -v prints them (and each status) on stderr. Built-in counters have
 Hadoop's names: Map input records, Map output records, Map output bytes,
-Bytes Read (and with -R: Combine input/output records, Spilled Records).
+Bytes Read (and with -R: Combine input/output records, Spilled Records,
+Map output materialized bytes).
+
+With -R N -o DIR the output is not written to standard output but
+partitioned (Hadoop's HashPartitioner, or -k, or --ranges), sorted within
+-S and combined into DIR/part-00000 ... and DIR/manifest.json, as mrpart
+does (read them with mrmerge). --combiner names a built-in (sum min max
+uniq collect first last aggregate; count and mean are refused) or a
+command run with sh -c on each sorted partition; to run a program whose
+name is a built-in's, give its path. A built-in combiner also folds the
+mapper's output in a hash table as it arrives (within -S/4, at most
+64 MiB), so far fewer records are sorted; it counts as a combine pass.
+
+A FILE (or a split that runs to the end of its file) that is not
+compressed and ends in a newline is given to CMD as its standard input
+itself, with no pipe in between; otherwise records go through a pipe.
 
 CMD fails the run when it exits non-zero (unless
 -D stream.non.zero.exit.is.failure=false), is killed by a signal, or
-exits before reading all its input. mrmap then kills what is left of it
+exits before reading all its input (for a FILE given as is, however small
+it is). mrmap then kills what is left of it
 and exits 1 with one report: the command, its status or signal, the input,
 the number of the last record fed to it, and its last 20 stderr lines.
 

@@ -72,7 +72,39 @@ func (in mapInput) open(term byte) (io.ReadCloser, streaming.InputInfo, error) {
 	if err != nil {
 		return nil, info, fmt.Errorf("cannot read: %w", err)
 	}
-	return r, info, nil
+	return &splitInput{Reader: r, path: s.Path, term: term}, info, nil
+}
+
+// splitInput is a split's reader that the mapper may also read directly
+// from the file (streaming.DirectInput): when the split's records run to
+// the end of an uncompressed file that ends in a terminator.
+type splitInput struct {
+	*split.Reader
+	path string
+	term byte
+}
+
+func (s *splitInput) DirectRange() (string, int64, int64, bool) {
+	if s.Codec() != split.None {
+		return "", 0, 0, false
+	}
+	start, end := s.Range()
+	fi, err := os.Stat(s.path)
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() != end {
+		return "", 0, 0, false
+	}
+	if end > start {
+		f, err := os.Open(s.path)
+		if err != nil {
+			return "", 0, 0, false
+		}
+		defer f.Close()
+		var last [1]byte
+		if _, err := f.ReadAt(last[:], end-1); err != nil || last[0] != s.term {
+			return "", 0, 0, false
+		}
+	}
+	return s.path, start, end, true
 }
 
 func unwrapPath(err error) error {

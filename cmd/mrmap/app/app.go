@@ -53,6 +53,9 @@ name is a built-in's, give its path. A built-in combiner also folds the
 mapper's output in a hash table as it arrives (within -S/4, at most
 64 MiB), so far fewer records are sorted; it counts as a combine pass.
 
+Standard input under mrsplit --filter is the split $MRPIPE_SPLIT names,
+and the input variables say so.
+
 A FILE (or a split that runs to the end of its file) that is not
 compressed and ends in a newline is given to CMD as its standard input
 itself, with no pipe in between; otherwise records go through a pipe.

@@ -45,7 +45,14 @@ func mapInputs(desc string, isSplit bool, files []string) ([]mapInput, error) {
 // for the task's environment.
 func (in mapInput) open(term byte) (io.ReadCloser, streaming.InputInfo, error) {
 	if in.stdin {
-		return io.NopCloser(os.Stdin), streaming.InputInfo{Name: "-"}, nil
+		info := streaming.InputInfo{Name: "-"}
+		// Under mrsplit --filter, standard input is the split it names.
+		if d := os.Getenv("MRPIPE_SPLIT"); d != "" {
+			if s, err := split.ParseDescriptor(d); err == nil {
+				info = streaming.InputInfo{Name: s.Path, Start: s.Start, Length: s.Length, IsSplit: true}
+			}
+		}
+		return io.NopCloser(os.Stdin), info, nil
 	}
 	s := in.split
 	info := streaming.InputInfo{Name: s.Path, Start: s.Start, Length: s.Length, IsSplit: in.isSplit}

@@ -64,6 +64,11 @@ const Version = "mrpipe 0.1.0"
 // cancel the context given to the app; an app that returns because of them
 // exits 130 or 143, as a shell reports a process killed by the signal.
 func Run(app *cli.App, args []string, stdout, stderr io.Writer) int {
+	return RunStyle(app, args, stdout, stderr, Style{})
+}
+
+// RunStyle is [Run] with the arguments read as style says.
+func RunStyle(app *cli.App, args []string, stdout, stderr io.Writer, style Style) int {
 	name := app.Name
 	app.HideHelp = true
 	app.HideHelpCommand = true
@@ -92,7 +97,7 @@ func Run(app *cli.App, args []string, stdout, stderr io.Writer) int {
 		return action(c)
 	}
 
-	norm, err := Normalize(app.Flags, args[1:])
+	norm, err := NormalizeStyle(app.Flags, args[1:], style)
 	if err != nil {
 		return report(name, stderr, err)
 	}
@@ -166,6 +171,20 @@ func report(name string, stderr io.Writer, err error) int {
 // and unambiguous prefixes of long options (--para=2), and keeps everything
 // after "--" as operands. A lone "-" is an operand (standard input).
 func Normalize(flags []cli.Flag, args []string) ([]string, error) {
+	return NormalizeStyle(flags, args, Style{})
+}
+
+// Style says how [NormalizeStyle] reads options beyond GNU's rules.
+type Style struct {
+	// SingleDashLong also accepts long options after a single dash, as
+	// Hadoop's tools write them: "-input DIR", "-numReduceTasks=2",
+	// "-lazyOutput". Only a long name spelled out in full counts (no
+	// prefixes); any other single-dash word is read as short options.
+	SingleDashLong bool
+}
+
+// NormalizeStyle is [Normalize] with the extensions style asks for.
+func NormalizeStyle(flags []cli.Flag, args []string, style Style) ([]string, error) {
 	short := map[byte]cli.Flag{}
 	long := map[string]cli.Flag{}
 	var longNames []string
@@ -188,27 +207,37 @@ func Normalize(flags []cli.Flag, args []string) ([]string, error) {
 		case a == "--":
 			operands = append(operands, args[i+1:]...)
 			i = len(args)
-		case strings.HasPrefix(a, "--"):
+		case strings.HasPrefix(a, "--"), style.SingleDashLong && isLongWord(long, a):
+			dash := "--"
 			name, val, hasVal := strings.Cut(a[2:], "=")
 			f, full, err := lookupLong(long, longNames, name)
+			if !strings.HasPrefix(a, "--") {
+				// A single-dash long name, spelled out in full.
+				dash = "-"
+				name, val, hasVal = strings.Cut(a[1:], "=")
+				f, full, err = long[name], name, nil
+			}
 			if err != nil {
 				return nil, err
 			}
 			if isBool(f) {
 				if hasVal {
-					return nil, Usagef("option '--%s' doesn't allow an argument", full)
+					return nil, Usagef("option '%s%s' doesn't allow an argument", dash, full)
 				}
 				opts = append(opts, "--"+full)
 				continue
 			}
 			if !hasVal {
 				if i+1 >= len(args) {
-					return nil, Usagef("option '--%s' requires an argument", full)
+					return nil, Usagef("option '%s%s' requires an argument", dash, full)
 				}
 				i++
 				val = args[i]
 			}
 			opts = append(opts, "--"+full+"="+val)
+		case len(a) > 2 && a[0] == '-' && style.SingleDashLong && short[a[1]] == nil:
+			name, _, _ := strings.Cut(a[1:], "=")
+			return nil, Usagef("unrecognized option '-%s'", name)
 		case len(a) > 1 && a[0] == '-':
 			for j := 1; j < len(a); j++ {
 				f, ok := short[a[j]]
@@ -236,6 +265,17 @@ func Normalize(flags []cli.Flag, args []string) ([]string, error) {
 	}
 	out := append(opts, "--")
 	return append(out, operands...), nil
+}
+
+// isLongWord reports whether a is a single dash and a long option's full
+// name, with or without "=VALUE".
+func isLongWord(long map[string]cli.Flag, a string) bool {
+	if len(a) < 3 || a[0] != '-' || a[1] == '-' {
+		return false
+	}
+	name, _, _ := strings.Cut(a[1:], "=")
+	_, ok := long[name]
+	return ok
 }
 
 func lookupLong(long map[string]cli.Flag, names []string, name string) (cli.Flag, string, error) {

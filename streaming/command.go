@@ -135,7 +135,13 @@ type InputError struct {
 	Err   error
 }
 
-func (e *InputError) Error() string { return fmt.Sprintf("reading %s: %v", e.Input, e.Err) }
+func (e *InputError) Error() string {
+	name := e.Input.String()
+	if msg := e.Err.Error(); strings.HasPrefix(msg, e.Input.Name+": ") {
+		return "reading " + msg
+	}
+	return fmt.Sprintf("reading %s: %v", name, e.Err)
+}
 func (e *InputError) Unwrap() error { return e.Err }
 
 // ShellQuote quotes s for a POSIX shell when it needs quoting.

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/mrpipe/mrpipe/cmd/internal/cliutil"
+	"github.com/mrpipe/mrpipe/shuffle"
 	"github.com/mrpipe/mrpipe/streaming"
 	"github.com/urfave/cli/v2"
 )
@@ -335,6 +336,8 @@ func ExitError(ctx context.Context, err error) error {
 		return err
 	case ctx.Err() != nil:
 		return cliutil.Silent(1)
+	case shuffle.IsVerifyError(err):
+		return cliutil.Exit(1, err)
 	case errors.As(err, &ie):
 		return cliutil.Exit(2, err)
 	}

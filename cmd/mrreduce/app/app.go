@@ -14,6 +14,7 @@ import (
 
 	"github.com/mrpipe/mrpipe/cmd/internal/cliutil"
 	mapapp "github.com/mrpipe/mrpipe/cmd/mrmap/app"
+	"github.com/mrpipe/mrpipe/shuffle"
 	"github.com/mrpipe/mrpipe/streaming"
 	"github.com/urfave/cli/v2"
 )
@@ -27,7 +28,9 @@ changes itself), or run a built-in reducer, named without "--":
   mrreduce [OPTION]... [FILE]... -- CMD
 
 Records with equal keys must be adjacent (sort by key first: mrsort,
-mrmerge). The key is everything before the first separator (TAB, -t), or
+mrmerge). A FILE may be a partition file written by mrmap -R or mrpart:
+S2 part files are decompressed, and a part file listed in the
+manifest.json beside it is verified against it (a mismatch exits 1). The key is everything before the first separator (TAB, -t), or
 before the N-th with --key-fields N; a record without one is all key.
 Records end in newline (NUL with -z).
 
@@ -118,6 +121,9 @@ func run(c *cli.Context) error {
 	}
 	in, closeAll, err := openAll(files)
 	if err != nil {
+		if shuffle.IsVerifyError(err) {
+			return cliutil.Exit(1, err)
+		}
 		return cliutil.Exit(2, err)
 	}
 	defer closeAll()
@@ -153,7 +159,7 @@ func run(c *cli.Context) error {
 // openAll opens the files (- is standard input) as one reader.
 func openAll(files []string) (io.Reader, func(), error) {
 	var rs []io.Reader
-	var fs []*os.File
+	var fs []io.ReadCloser
 	closeAll := func() {
 		for _, f := range fs {
 			f.Close()
@@ -164,12 +170,30 @@ func openAll(files []string) (io.Reader, func(), error) {
 			rs = append(rs, os.Stdin)
 			continue
 		}
-		f, err := os.Open(name)
+		fi, err := os.Stat(name)
+		if err == nil && fi.IsDir() {
+			err = errors.New("is a directory (merge map outputs with mrmerge)")
+		}
+		var f io.ReadCloser
+		if err == nil {
+			// A partition file is decompressed (S2) and verified against
+			// the manifest beside it; other files are read as they are.
+			var part *shuffle.Part
+			if part, err = shuffle.FindPart(name, 0); err == nil {
+				f, err = part.Open()
+			}
+		}
 		if err != nil {
 			closeAll()
 			var pe *os.PathError
 			if errors.As(err, &pe) {
 				err = pe.Err
+			}
+			if shuffle.IsVerifyError(err) {
+				return nil, nil, err
+			}
+			if msg := err.Error(); strings.HasPrefix(msg, name+": ") {
+				err = errors.New(strings.TrimPrefix(msg, name+": "))
 			}
 			return nil, nil, fmt.Errorf("cannot read: %s: %w", name, err)
 		}

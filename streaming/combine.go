@@ -2,6 +2,7 @@ package streaming
 
 import (
 	"context"
+	"fmt"
 	"io"
 
 	"github.com/mrpipe/mrpipe/shuffle"
@@ -19,6 +20,7 @@ func CommandCombiner(tmpl *Command, proto Protocol) shuffle.CombineFunc {
 		c := *tmpl
 		c.Role = Combiner
 		c.Task.IsMap = true
+		c.InputName = fmt.Sprintf("sorted map output, partition %d", p)
 		return RunReducer(ctx, &c, proto, sorted, func(chunk []byte) error {
 			_, err := out.Write(chunk)
 			return err

@@ -68,6 +68,9 @@ type Command struct {
 	Counters *Counters
 	// OnStatus, when set, is called with each status message.
 	OnStatus func(msg string)
+	// InputName, when set, names the input in failure reports instead of
+	// Task.Input.
+	InputName string
 	// IgnoreExitStatus is stream.non.zero.exit.is.failure=false: a
 	// non-zero exit status does not fail the command.
 	IgnoreExitStatus bool
@@ -335,6 +338,9 @@ func (c *Command) Run(ctx context.Context, in io.Reader, out func(chunk []byte) 
 		return st, context.Cause(ctx)
 	}
 	ce := &CommandError{Role: c.Role, Cmd: c.Cmd, Input: c.Task.Input, EarlyExit: early, LastRecord: st.InRecords, Tail: tail.lines()}
+	if c.InputName != "" {
+		ce.Input = InputInfo{Name: c.InputName}
+	}
 	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		ce.ExitStatus, ce.Signal = -1, ws.Signal()
 		return st, ce

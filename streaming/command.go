@@ -252,15 +252,19 @@ func (c *Command) Run(ctx context.Context, in io.Reader, out func(chunk []byte) 
 
 	var wg sync.WaitGroup
 	var early bool
-	wg.Add(3)
+	wg.Add(2)
+	// The feeder counts into fst and fearly, read once it is done.
+	fed := make(chan struct{})
+	var fst Stats
+	var fearly bool
 	go func() { // stdin
-		defer wg.Done()
+		defer close(fed)
 		if direct != nil {
 			n, b, err := countRange(direct, dStart, dEnd, c.Term)
 			if err != nil {
 				fail(&InputError{Input: c.Task.Input, Err: err})
 			}
-			st.InRecords, st.InBytes = n, b
+			fst.InRecords, fst.InBytes = n, b
 			return
 		}
 		defer inW.Close()
@@ -278,11 +282,11 @@ func (c *Command) Run(ctx context.Context, in io.Reader, out func(chunk []byte) 
 			}
 			waitRoom(inW, len(chunk))
 			n, err := inW.Write(chunk)
-			st.InRecords += countRecords(chunk[:n], c.Term)
-			st.InBytes += int64(n)
+			fst.InRecords += countRecords(chunk[:n], c.Term)
+			fst.InBytes += int64(n)
 			if err != nil {
 				if errors.Is(err, syscall.EPIPE) {
-					early = true
+					fearly = true
 				} else {
 					fail(fmt.Errorf("writing to %s: %w", c.Role, err))
 				}
@@ -317,6 +321,17 @@ func (c *Command) Run(ctx context.Context, in io.Reader, out func(chunk []byte) 
 		c.scanStderr(errR, tail)
 	}()
 	wg.Wait()
+	// The feeder ends when the command has gone (its writes fail), unless
+	// it is blocked reading our input, which only the reader can end; when
+	// the run is cancelled we do not wait for that.
+	select {
+	case <-fed:
+		st.InRecords, st.InBytes, early = fst.InRecords, fst.InBytes, fearly
+	case <-ctx.Done():
+		if direct == nil {
+			inW.Close()
+		}
+	}
 	werr := cmd.Wait()
 	stop()
 	if direct != nil {

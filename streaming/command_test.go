@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -296,5 +297,29 @@ func TestCommandDirectInput(t *testing.T) {
 	var ce *CommandError
 	if !errors.As(err, &ce) || !ce.EarlyExit || ce.LastRecord != 2 {
 		t.Errorf("error %v", err)
+	}
+}
+
+// TestCommandCancelBlockedInput: a run whose input blocks in Read still
+// returns when cancelled.
+func TestCommandCancelBlockedInput(t *testing.T) {
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Command{Cmd: "cat", Term: '\n', Counters: NewCounters()}
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Run(ctx, pr, func([]byte) error { return nil }, nil)
+		done <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("error %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return")
 	}
 }

@@ -57,5 +57,13 @@
 // uniq, collect, first, last and aggregate (Hadoop's ValueAggregator
 // types and report formats). As combiners ([BuiltinCombiner],
 // [CommandCombiner] adapt both kinds to shuffle's CombineFunc) all but
-// count and mean are valid; those two are refused.
+// count and mean are valid; those two are refused. A [PreCombiner] runs a
+// built-in combiner over records as they arrive, in a hash table, before
+// they are sorted (mrmap -R does, so far fewer records are sorted).
+//
+// Built-in output: sum, count, mean and collect write KEY SEP RESULT;
+// min, max, first, last and uniq write input records unchanged; numbers
+// are integers while every value is one (sums that overflow int64 go on
+// in floating point), otherwise shortest round-trip decimals. aggregate
+// writes Hadoop's formats, Java's Double.toString for doubles included.
 package streaming

@@ -76,9 +76,11 @@ Exit status: 0 on success, 1 when CMD fails, 2 on bad usage or
 unreadable input.
 
 Examples:
-  mrmap -- awk '{for (i = 1; i <= NF; i++) print $i "\t1"}' book.txt
+  mrmap book.txt -- awk '{for (i = 1; i <= NF; i++) print $i "\t1"}'
   mrmap --split 'logs/a.log:0+67108864' -- ./extract.py
-  mrmap -D my.limit=10 --cmdenv LC_ALL=C --counters c.json -- ./map.sh < in`
+  mrmap -D my.limit=10 --cmdenv LC_ALL=C --counters c.json -- ./map.sh < in
+  mrmap -R 4 -o map.0 --combiner sum part.0 -- 'cut -f7 -d" " | sed "s/$/\t1/"'
+  mrsplit -n l/4 --filter 'mrmap -R 2 -o map.$FILE -- ./map.sh' big.log`
 
 // New returns mrmap's cli.App.
 func New() *cli.App {

@@ -499,12 +499,22 @@ func waitRoom(w *os.File, n int) {
 }
 
 // coalescingReader reads a pipe in batches of at least coalesceMin bytes
-// when they come within coalesceWait.
+// when they come within coalesceWait. It starts waiting only after the
+// first coalesceAfter bytes, so that small outputs (a combiner's, say)
+// cost no waiting at all.
 type coalescingReader struct {
-	f *os.File
+	f     *os.File
+	total int64
 }
 
+const coalesceAfter = 1 << 20
+
 func (r *coalescingReader) Read(p []byte) (int, error) {
+	if r.total < coalesceAfter {
+		n, err := r.f.Read(p)
+		r.total += int64(n)
+		return n, err
+	}
 	want := min(len(p), coalesceMin)
 	for waited, d := time.Duration(0), coalesceSleep; waited < coalesceWait; waited, d = waited+d, 2*d {
 		fill := pipeFill(r.f)

@@ -1,6 +1,7 @@
 package streaming
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -268,4 +269,35 @@ func sortByKey(s string) string {
 		return ki < kj
 	})
 	return strings.Join(l, "\n") + "\n"
+}
+
+// FuzzBuiltins runs every built-in, as reducer and as combiner, over
+// arbitrary input: no panic, whole records out, and errors only of the
+// documented kind.
+func FuzzBuiltins(f *testing.F) {
+	f.Add([]byte("a\t1\na\t2\nb\tx\n"))
+	f.Add([]byte("LongValueSum:a\t1\nValueHistogram:h\tv\t3\nUniqValueCount:u\t\xff\n"))
+	f.Add([]byte("\n\n\t\t\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		for _, name := range Builtins {
+			for _, combine := range []bool{false, true} {
+				b, err := NewBuiltin(name, Protocol{}, BuiltinOptions{}, combine)
+				if err != nil {
+					continue
+				}
+				var out []byte
+				_, err = b.Run(context.Background(), bytes.NewReader(in), func(c []byte) error {
+					out = append(out, c...)
+					return nil
+				})
+				var be *BuiltinError
+				if err != nil && !errors.As(err, &be) {
+					t.Fatalf("%s: error %v", name, err)
+				}
+				if err == nil && len(out) > 0 && out[len(out)-1] != '\n' {
+					t.Fatalf("%s: output %q does not end in a newline", name, out)
+				}
+			}
+		}
+	})
 }

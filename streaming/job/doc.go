@@ -1,0 +1,37 @@
+// Package job runs a Hadoop-Streaming-style MapReduce job: it plans input
+// splits, runs map tasks (mapper, partition, sort, combine: package
+// shuffle's writer), then reduce tasks (a verified k-way merge of one
+// partition of every map output, fed to the reducer), and commits the
+// output, all or nothing.
+//
+// # Layout of the output directory
+//
+// While the job runs, everything lives in OUT/_temporary: a journal of
+// finished map tasks (journal), committed map outputs (map-NNNNN), task
+// attempts at work (attempt_…), finished output files (commit/) and task
+// logs (logs/). When every task has succeeded the part files are moved
+// into OUT, then _job.json (counters, per-task attempts and timings),
+// _logs/ and _SUCCESS are written and _temporary is removed. A job that
+// fails or is interrupted leaves OUT with _job.json and _logs/ but no part
+// files.
+//
+// # Tasks
+//
+// [Runner] runs one task attempt; [Local] runs it in this process, with
+// the user's commands as child processes. A driver for remote hosts plugs
+// in another Runner: tasks are described by plain values ([MapTask],
+// [ReduceTask], [Spec]) that can be sent elsewhere.
+//
+// Map task i reads split i (package split: record boundaries, gzip and
+// zstd), runs the mapper over it (package streaming: Hadoop's environment,
+// counters, failure reports) and writes its output to a shuffle writer
+// with R partitions, sorted, combined (a built-in combiner also
+// pre-combines in a hash table, as mrmap does), or, for a map-only job,
+// to part-NNNNN. Reduce task p merges partition p of every map output in
+// map order (so ties keep input order and the output does not depend on
+// the number of splits or on concurrency) and runs the reducer over it.
+//
+// A failed attempt is retried up to the task's maximum attempts; then the
+// job fails with the last attempt's report. A job killed with SIGKILL can
+// be resumed ([Options].Resume): map tasks in the journal are reused.
+package job

@@ -1,0 +1,751 @@
+package job
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/mrpipe/mrpipe/shuffle"
+	"github.com/mrpipe/mrpipe/split"
+	"github.com/mrpipe/mrpipe/streaming"
+)
+
+// Names in the output directory.
+const (
+	TempDir     = "_temporary"
+	SuccessName = "_SUCCESS"
+	JobName     = "_job.json"
+	LogsDir     = "_logs"
+	journalName = "journal"
+	lockName    = "lock"
+)
+
+// Job counters (Hadoop's "Job Counters" group, plus ours).
+const (
+	GroupJob           = "Job Counters"
+	LaunchedMapTasks   = "Launched map tasks"
+	LaunchedReduceTask = "Launched reduce tasks"
+	FailedMapTasks     = "Failed map tasks"
+	FailedReduceTasks  = "Failed reduce tasks"
+	ReusedMapTasks     = "Reused map tasks"
+)
+
+// TaskError is a task that failed on every attempt.
+type TaskError struct {
+	Task     string // task id
+	Attempt  string // the last attempt's id
+	Attempts int
+	Err      error
+}
+
+func (e *TaskError) Error() string {
+	return fmt.Sprintf("task %s failed %d times; last attempt %s: %v", e.Task, e.Attempts, e.Attempt, e.Err)
+}
+func (e *TaskError) Unwrap() error { return e.Err }
+
+// Report is what _job.json holds.
+type Report struct {
+	JobID       string                      `json:"job_id"`
+	State       string                      `json:"state"` // succeeded, failed, killed
+	Error       string                      `json:"error,omitempty"`
+	Output      string                      `json:"output"`
+	Inputs      []string                    `json:"inputs"`
+	Mapper      string                      `json:"mapper,omitempty"`
+	Combiner    string                      `json:"combiner,omitempty"`
+	Reducer     string                      `json:"reducer,omitempty"`
+	MapTasks    int                         `json:"map_tasks"`
+	ReduceTasks int                         `json:"reduce_tasks"`
+	Reused      int                         `json:"reused_map_tasks,omitempty"`
+	Started     time.Time                   `json:"started"`
+	Finished    time.Time                   `json:"finished"`
+	Seconds     float64                     `json:"seconds"`
+	Counters    map[string]map[string]int64 `json:"counters"`
+	Tasks       []*TaskReport               `json:"tasks"`
+}
+
+// TaskReport describes one task and its attempts.
+type TaskReport struct {
+	ID       string           `json:"id"`
+	Type     string           `json:"type"` // map, reduce
+	Input    string           `json:"input,omitempty"`
+	Reused   bool             `json:"reused,omitempty"`
+	Seconds  float64          `json:"seconds"`
+	Attempts []*AttemptReport `json:"attempts"`
+}
+
+// AttemptReport describes one attempt.
+type AttemptReport struct {
+	ID      string    `json:"id"`
+	Started time.Time `json:"started"`
+	Seconds float64   `json:"seconds"`
+	Error   string    `json:"error,omitempty"`
+	Log     string    `json:"log,omitempty"`
+}
+
+// driver is one run of a job.
+type driver struct {
+	o        *Options
+	s        *settings
+	runner   Runner
+	out, tmp string
+	splits   []split.Split
+	counters *streaming.Counters
+	report   *Report
+	prog     progress
+	mu       sync.Mutex // guards report.Tasks entries, journal
+	journal  *os.File
+	mapDone  []bool
+	readMap  atomic.Int64
+	msgs     io.Writer
+	// reusedEntries are the journal's finished map tasks (--resume).
+	reusedEntries []journalEntry
+}
+
+// Run runs the job o describes. It returns the job's report (also written
+// to OUT/_job.json once OUT exists) and an error: a *ConfigError when the
+// job could not start (bad settings, missing input, OUT exists), a
+// *TaskError when a task failed on every attempt, or the context's cause.
+func Run(ctx context.Context, o *Options) (*Report, error) {
+	s, err := resolve(o)
+	if err != nil {
+		return nil, err
+	}
+	d := &driver{o: o, s: s, runner: o.Runner, counters: streaming.NewCounters(), msgs: o.Stderr}
+	if d.runner == nil {
+		d.runner = Local{}
+	}
+	if d.msgs == nil {
+		d.msgs = io.Discard
+	}
+	if err := d.plan(); err != nil {
+		return nil, err
+	}
+	if err := d.prepareOutput(); err != nil {
+		return nil, err
+	}
+	d.report = &Report{
+		JobID: s.spec.JobID, Output: o.Output, Inputs: s.inputs, Mapper: s.spec.Mapper,
+		Combiner: s.spec.Combiner, Reducer: s.spec.Reducer, MapTasks: len(d.splits),
+		ReduceTasks: s.spec.Reduces, Started: time.Now(),
+	}
+	if len(s.ignored) > 0 && !o.Quiet {
+		d.warnf("warning: -D properties exported to the tasks but not read by %s: %s", o.Name, strings.Join(s.ignored, ", "))
+	}
+	d.prog = newProgress(ctx, o)
+	err = d.run(ctx)
+	d.prog.stop()
+	d.report.Finished = time.Now()
+	d.report.Seconds = d.report.Finished.Sub(d.report.Started).Seconds()
+	d.report.Counters = d.counters.Snapshot()
+	if err != nil {
+		d.report.State = "failed"
+		if ctx.Err() != nil {
+			d.report.State = "killed"
+			err = context.Cause(ctx)
+		}
+		d.report.Error = err.Error()
+		d.abort()
+		return d.report, err
+	}
+	d.report.State = "succeeded"
+	if err := d.commit(); err != nil {
+		d.report.State = "failed"
+		d.report.Error = err.Error()
+		d.abort()
+		return d.report, err
+	}
+	return d.report, nil
+}
+
+func (d *driver) warnf(format string, a ...any) {
+	fmt.Fprintf(d.msgs, "%s: %s\n", d.o.Name, fmt.Sprintf(format, a...))
+}
+
+func (d *driver) verbosef(format string, a ...any) {
+	if d.o.Verbose {
+		d.prog.println(fmt.Sprintf("%s: %s", d.o.Name, fmt.Sprintf(format, a...)))
+	}
+}
+
+// plan finds the input files and cuts them into splits.
+func (d *driver) plan() error {
+	s := d.s
+	files, err := split.Expand(s.inputs)
+	if err != nil {
+		return &ConfigError{Err: fmt.Errorf("-input: %w", err)}
+	}
+	out, err := filepath.Abs(d.o.Output)
+	if err != nil {
+		return &ConfigError{Err: err}
+	}
+	d.out = out
+	d.tmp = filepath.Join(out, TempDir)
+	var total int64
+	for _, f := range files {
+		abs, err := filepath.Abs(f.Path)
+		if err == nil && (abs == out || strings.HasPrefix(abs, out+string(filepath.Separator))) {
+			return configErr("-input %s is inside -output %s", f.Path, d.o.Output)
+		}
+		total += f.Size
+	}
+	size := int64(split.DefaultSize)
+	if s.splitSize > 0 {
+		size = s.splitSize
+	}
+	if s.mapsHint > 0 && total > 0 {
+		size = min(size, max(1, (total+int64(s.mapsHint)-1)/int64(s.mapsHint)))
+	}
+	size = max(size, s.minSplit, 1)
+	d.splits, err = split.Plan(s.inputs, split.Options{Size: size, MinSize: s.minSplit})
+	if err != nil {
+		return &ConfigError{Err: fmt.Errorf("-input: %w", err)}
+	}
+	return nil
+}
+
+// fingerprint identifies the job for --resume: its spec and its splits
+// (with each file's size and modification time).
+func (d *driver) fingerprint() string {
+	h := sha256.New()
+	json.NewEncoder(h).Encode(d.s.spec)
+	for _, sp := range d.splits {
+		var mt int64
+		var sz int64
+		if fi, err := os.Stat(sp.Path); err == nil {
+			mt, sz = fi.ModTime().UnixNano(), fi.Size()
+		}
+		fmt.Fprintf(h, "%s\t%d\t%d\t%d\t%d\n", sp.Path, sp.Start, sp.Length, sz, mt)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+type journalEntry struct {
+	Job      string                      `json:"job,omitempty"`
+	Map      *int                        `json:"map,omitempty"`
+	Attempt  string                      `json:"attempt,omitempty"`
+	Seconds  float64                     `json:"seconds,omitempty"`
+	Counters map[string]map[string]int64 `json:"counters,omitempty"`
+}
+
+// prepareOutput creates OUT and OUT/_temporary (or, resuming, reads the
+// journal there) and locks it.
+func (d *driver) prepareOutput() error {
+	o := d.o
+	fi, err := os.Stat(d.out)
+	exists := err == nil
+	if exists && !fi.IsDir() {
+		return configErr("output %s exists and is not a directory", o.Output)
+	}
+	resuming := false
+	if exists {
+		_, jerr := os.Stat(filepath.Join(d.tmp, journalName))
+		switch {
+		case o.Resume && jerr == nil:
+			resuming = true
+		case o.Overwrite:
+			if err := os.RemoveAll(d.out); err != nil {
+				return &ConfigError{Err: fmt.Errorf("--overwrite: %w", err)}
+			}
+		case o.Resume && isEmptyDir(d.out):
+		case o.Resume:
+			return configErr("--resume: %s holds no unfinished job (%s/%s is missing)", o.Output, TempDir, journalName)
+		default:
+			return configErr("output directory %s already exists (--overwrite replaces it, --resume continues a killed job)", o.Output)
+		}
+	}
+	if err := os.MkdirAll(d.tmp, 0o700); err != nil {
+		return &ConfigError{Err: fmt.Errorf("-output: %w", err)}
+	}
+	lock, err := os.OpenFile(filepath.Join(d.tmp, lockName), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return &ConfigError{Err: fmt.Errorf("-output: %w", err)}
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		return configErr("output directory %s is in use by another job", o.Output)
+	}
+	// The lock is held until the process exits (the file stays open).
+	d.mapDone = make([]bool, len(d.splits))
+	fp := d.fingerprint()
+	var reused []journalEntry
+	if resuming {
+		reused, err = d.readJournal(fp)
+		if err != nil {
+			d.warnf("warning: --resume: %v; starting over", err)
+			reused = nil
+		}
+	}
+	if !resuming || reused == nil {
+		if err := clearDir(d.tmp, lockName); err != nil {
+			return &ConfigError{Err: fmt.Errorf("-output: %w", err)}
+		}
+	}
+	for _, sub := range []string{"logs", "commit"} {
+		if err := os.MkdirAll(filepath.Join(d.tmp, sub), 0o700); err != nil {
+			return &ConfigError{Err: fmt.Errorf("-output: %w", err)}
+		}
+	}
+	jf, err := os.OpenFile(filepath.Join(d.tmp, journalName), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return &ConfigError{Err: fmt.Errorf("-output: %w", err)}
+	}
+	d.journal = jf
+	if reused == nil {
+		if err := d.appendJournal(journalEntry{Job: fp}); err != nil {
+			return err
+		}
+	}
+	d.reusedEntries = reused
+	if len(d.s.files) > 0 {
+		dir := filepath.Join(d.tmp, "files")
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return &ConfigError{Err: fmt.Errorf("-file: %w", err)}
+		}
+		for _, f := range d.s.files {
+			link := filepath.Join(dir, filepath.Base(f))
+			os.Remove(link)
+			if err := os.Symlink(f, link); err != nil {
+				return &ConfigError{Err: fmt.Errorf("-file: %w", err)}
+			}
+		}
+		d.s.spec.WorkDir = dir
+	}
+	return nil
+}
+
+func isEmptyDir(dir string) bool {
+	es, err := os.ReadDir(dir)
+	return err == nil && len(es) == 0
+}
+
+// clearDir removes everything in dir but keep.
+func clearDir(dir, keep string) error {
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range es {
+		if e.Name() == keep {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readJournal returns the map tasks the journal records as finished, if
+// it belongs to the job with fingerprint fp.
+func (d *driver) readJournal(fp string) ([]journalEntry, error) {
+	f, err := os.Open(filepath.Join(d.tmp, journalName))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 64<<20)
+	var out []journalEntry
+	first := true
+	for sc.Scan() {
+		var e journalEntry
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			break // a torn last line
+		}
+		if first {
+			if e.Job != fp {
+				return nil, errors.New("the journal is of another job (different arguments or inputs)")
+			}
+			first = false
+			continue
+		}
+		if e.Map == nil || *e.Map < 0 || *e.Map >= len(d.splits) {
+			continue
+		}
+		if !d.mapOutputOK(*e.Map) {
+			continue
+		}
+		out = append(out, e)
+	}
+	if first {
+		return nil, errors.New("the journal is empty")
+	}
+	if out == nil {
+		out = []journalEntry{}
+	}
+	return out, nil
+}
+
+func (d *driver) mapDir(i int) string {
+	return filepath.Join(d.tmp, fmt.Sprintf("map-%05d", i))
+}
+
+// mapOutputOK checks that map task i's committed output is there.
+func (d *driver) mapOutputOK(i int) bool {
+	if d.s.spec.Reduces == 0 {
+		_, err := os.Stat(d.mapDir(i))
+		return err == nil
+	}
+	_, err := shuffle.ReadManifest(d.mapDir(i))
+	return err == nil
+}
+
+func (d *driver) appendJournal(e journalEntry) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, err := d.journal.Write(append(b, '\n')); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	return d.journal.Sync()
+}
+
+// run runs the map tasks, then the reduce tasks.
+func (d *driver) run(ctx context.Context) error {
+	sp := &d.s.spec
+	nmaps := len(d.splits)
+	tasks := make([]*TaskReport, nmaps)
+	var total int64
+	for i, s := range d.splits {
+		t := &streaming.Task{JobID: sp.JobID, IsMap: true, Partition: i}
+		id, _ := t.IDs()
+		tasks[i] = &TaskReport{ID: id, Type: "map",
+			Input: streaming.InputInfo{Name: s.Path, Start: s.Start, Length: s.Length, IsSplit: true}.String()}
+		total += s.Length
+	}
+	reused := 0
+	for _, e := range d.reusedEntries {
+		i := *e.Map
+		if d.mapDone[i] {
+			continue
+		}
+		d.mapDone[i] = true
+		reused++
+		tasks[i].Reused = true
+		tasks[i].Seconds = e.Seconds
+		tasks[i].Attempts = []*AttemptReport{{ID: e.Attempt, Seconds: e.Seconds}}
+		d.counters.Merge(countersFrom(e.Counters))
+		d.readMap.Add(d.splits[i].Length)
+	}
+	d.report.Reused = reused
+	if reused > 0 {
+		d.counters.Add(GroupJob, ReusedMapTasks, int64(reused))
+	}
+	d.report.Tasks = tasks
+
+	d.prog.phase("map", nmaps, total, &d.readMap, reused)
+	d.verbosef("map: %d tasks over %d input files (%d reused)", nmaps, countFiles(d.splits), reused)
+	err := runPool(ctx, nmaps, d.s.parallel, func(ctx context.Context, i int) error {
+		if d.mapDone[i] {
+			return nil
+		}
+		return d.runMap(ctx, i, tasks[i])
+	})
+	if err != nil {
+		return err
+	}
+	if sp.Reduces == 0 {
+		return nil
+	}
+	maps := make([]string, nmaps)
+	for i := range maps {
+		maps[i] = d.mapDir(i)
+	}
+	rtasks := make([]*TaskReport, sp.Reduces)
+	for p := range rtasks {
+		t := &streaming.Task{JobID: sp.JobID, Partition: p}
+		id, _ := t.IDs()
+		rtasks[p] = &TaskReport{ID: id, Type: "reduce"}
+	}
+	d.mu.Lock()
+	d.report.Tasks = append(d.report.Tasks, rtasks...)
+	d.mu.Unlock()
+	d.prog.phase("reduce", sp.Reduces, 0, nil, 0)
+	d.verbosef("reduce: %d tasks", sp.Reduces)
+	return runPool(ctx, sp.Reduces, d.s.parallel, func(ctx context.Context, p int) error {
+		return d.runReduce(ctx, p, maps, rtasks[p])
+	})
+}
+
+func countFiles(splits []split.Split) int {
+	n := 0
+	for i, s := range splits {
+		if i == 0 || splits[i-1].Path != s.Path {
+			n++
+		}
+	}
+	return n
+}
+
+func countersFrom(m map[string]map[string]int64) *streaming.Counters {
+	c := streaming.NewCounters()
+	for g, names := range m {
+		for n, v := range names {
+			c.Add(g, n, v)
+		}
+	}
+	return c
+}
+
+// runPool runs fn(0) … fn(n-1) on at most par goroutines. The first error
+// cancels the others; runPool returns it when they have all returned.
+func runPool(ctx context.Context, n, par int, fn func(ctx context.Context, i int) error) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	for w := 0; w < min(par, n); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if err := fn(ctx, i); err != nil {
+					once.Do(func() { first = err; cancel(err) })
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	return context.Cause(ctx)
+}
+
+// attempts runs attempt(a) until one succeeds or max have failed.
+func (d *driver) attempts(ctx context.Context, tr *TaskReport, isMap bool, index, max int,
+	attempt func(ctx context.Context, a int, id, log string) error) error {
+	sp := &d.s.spec
+	kind, launched, failed := "map", LaunchedMapTasks, FailedMapTasks
+	if !isMap {
+		kind, launched, failed = "reduce", LaunchedReduceTask, FailedReduceTasks
+	}
+	start := time.Now()
+	for a := 0; ; a++ {
+		id := attemptName(sp.JobID, isMap, index, a)
+		log := filepath.Join(d.tmp, "logs", id+".log")
+		ar := &AttemptReport{ID: id, Started: time.Now()}
+		d.mu.Lock()
+		tr.Attempts = append(tr.Attempts, ar)
+		d.mu.Unlock()
+		d.counters.Add(GroupJob, launched, 1)
+		d.verbosef("%s task %d: attempt %s started", kind, index, id)
+		err := attempt(ctx, a, id, log)
+		d.mu.Lock()
+		ar.Seconds = time.Since(ar.Started).Seconds()
+		if fi, serr := os.Stat(log); serr == nil && fi.Size() > 0 {
+			ar.Log = LogsDir + "/" + id + ".log"
+		} else {
+			os.Remove(log)
+		}
+		if err == nil {
+			tr.Seconds = time.Since(start).Seconds()
+			d.mu.Unlock()
+			d.verbosef("%s task %d: attempt %s succeeded in %.2f s", kind, index, id, ar.Seconds)
+			d.prog.taskDone()
+			return nil
+		}
+		if ctx.Err() != nil {
+			ar.Error = "killed"
+			d.mu.Unlock()
+			return context.Cause(ctx)
+		}
+		ar.Error = err.Error()
+		d.mu.Unlock()
+		d.counters.Add(GroupJob, failed, 1)
+		if a+1 >= max {
+			return &TaskError{Task: tr.ID, Attempt: id, Attempts: a + 1, Err: err}
+		}
+		if !d.o.Quiet {
+			d.prog.println(fmt.Sprintf("%s: %s task %d: attempt %s failed (%s); retrying",
+				d.o.Name, kind, index, id, firstLine(err.Error())))
+		}
+	}
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
+
+func (d *driver) runMap(ctx context.Context, i int, tr *TaskReport) error {
+	sp := &d.s.spec
+	return d.attempts(ctx, tr, true, i, d.s.mapAttempts, func(ctx context.Context, a int, id, log string) error {
+		dir := filepath.Join(d.tmp, id)
+		os.RemoveAll(dir)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+		t := &MapTask{Spec: sp, Index: i, Attempt: a, Split: d.splits[i], Dir: dir, Log: log, Read: &d.readMap}
+		if sp.Reduces == 0 {
+			t.Output = filepath.Join(dir, shuffle.PartName(i))
+		}
+		before := d.readMap.Load()
+		res, err := d.runner.RunMap(ctx, t)
+		if err != nil {
+			os.RemoveAll(dir)
+			return err
+		}
+		// Progress counts the split once, however it was read.
+		d.readMap.Add(d.splits[i].Length - (d.readMap.Load() - before))
+		final := d.mapDir(i)
+		os.RemoveAll(final)
+		if err := os.Rename(dir, final); err != nil {
+			return err
+		}
+		d.counters.Merge(res.Counters)
+		ix := i
+		return d.appendJournal(journalEntry{Map: &ix, Attempt: id, Seconds: time.Since(tr.Attempts[len(tr.Attempts)-1].Started).Seconds(),
+			Counters: res.Counters.Snapshot()})
+	})
+}
+
+func (d *driver) runReduce(ctx context.Context, p int, maps []string, tr *TaskReport) error {
+	sp := &d.s.spec
+	return d.attempts(ctx, tr, false, p, d.s.reduceAttempts, func(ctx context.Context, a int, id, log string) error {
+		dir := filepath.Join(d.tmp, id)
+		os.RemoveAll(dir)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+		name := shuffle.PartName(p)
+		t := &ReduceTask{Spec: sp, Partition: p, Attempt: a, Maps: maps, Output: filepath.Join(dir, name), Log: log}
+		res, err := d.runner.RunReduce(ctx, t)
+		if err == nil {
+			if _, serr := os.Stat(t.Output); serr == nil {
+				err = os.Rename(t.Output, filepath.Join(d.tmp, "commit", name))
+			}
+		}
+		os.RemoveAll(dir)
+		if err != nil {
+			return err
+		}
+		d.counters.Merge(res.Counters)
+		return nil
+	})
+}
+
+// commit moves the output files into OUT and writes _job.json, _logs and
+// _SUCCESS.
+func (d *driver) commit() error {
+	var files [][2]string
+	if d.s.spec.Reduces == 0 {
+		for i := range d.splits {
+			name := shuffle.PartName(i)
+			src := filepath.Join(d.mapDir(i), name)
+			if _, err := os.Stat(src); err == nil {
+				files = append(files, [2]string{src, name})
+			}
+		}
+	} else {
+		es, err := os.ReadDir(filepath.Join(d.tmp, "commit"))
+		if err != nil {
+			return err
+		}
+		for _, e := range es {
+			files = append(files, [2]string{filepath.Join(d.tmp, "commit", e.Name()), e.Name()})
+		}
+	}
+	for _, f := range files {
+		if err := os.Rename(f[0], filepath.Join(d.out, f[1])); err != nil {
+			d.removeParts()
+			return fmt.Errorf("commit: %w", err)
+		}
+	}
+	if err := d.writeReport(); err != nil {
+		d.removeParts()
+		return err
+	}
+	if d.s.markSuccess {
+		if err := os.WriteFile(filepath.Join(d.out, SuccessName), nil, 0o666); err != nil {
+			d.removeParts()
+			return fmt.Errorf("commit: %w", err)
+		}
+	}
+	if !d.o.KeepTemp {
+		os.RemoveAll(d.tmp)
+	}
+	return nil
+}
+
+// writeReport moves the task logs to OUT/_logs and writes OUT/_job.json.
+func (d *driver) writeReport() error {
+	logs := filepath.Join(d.out, LogsDir)
+	os.RemoveAll(logs)
+	if err := os.MkdirAll(logs, 0o777); err != nil {
+		return err
+	}
+	src := filepath.Join(d.tmp, "logs")
+	if es, err := os.ReadDir(src); err == nil {
+		for _, e := range es {
+			if d.o.KeepTemp {
+				copyFile(filepath.Join(src, e.Name()), filepath.Join(logs, e.Name()))
+			} else {
+				os.Rename(filepath.Join(src, e.Name()), filepath.Join(logs, e.Name()))
+			}
+		}
+	}
+	d.mu.Lock()
+	b, err := json.MarshalIndent(d.report, "", "  ")
+	d.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(d.out, "."+JobName+".tmp")
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o666); err != nil {
+		return fmt.Errorf("%s: %w", JobName, err)
+	}
+	return os.Rename(tmp, filepath.Join(d.out, JobName))
+}
+
+func copyFile(src, dst string) {
+	b, err := os.ReadFile(src)
+	if err == nil {
+		os.WriteFile(dst, b, 0o666)
+	}
+}
+
+// removeParts removes part files from OUT (a failed commit).
+func (d *driver) removeParts() {
+	es, _ := os.ReadDir(d.out)
+	for _, e := range es {
+		if strings.HasPrefix(e.Name(), "part-") {
+			os.Remove(filepath.Join(d.out, e.Name()))
+		}
+	}
+}
+
+// abort leaves OUT without part files: the report and logs are written,
+// the temporary data removed (unless kept).
+func (d *driver) abort() {
+	d.removeParts()
+	os.Remove(filepath.Join(d.out, SuccessName))
+	if err := d.writeReport(); err != nil {
+		d.warnf("warning: %v", err)
+	}
+	if !d.o.KeepTemp {
+		os.RemoveAll(d.tmp)
+	}
+}

@@ -1,0 +1,226 @@
+package job
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
+	"golang.org/x/sys/unix"
+)
+
+// progress shows how the job advances.
+type progress interface {
+	// phase starts a phase of tasks tasks, of which done are done; bytes,
+	// when read is not nil, is the input the phase reads, read advancing
+	// as it is read.
+	phase(name string, tasks int, bytes int64, read *atomic.Int64, done int)
+	taskDone()
+	// println prints a message line without disturbing the display.
+	println(line string)
+	stop()
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+func newProgress(ctx context.Context, o *Options) progress {
+	w := o.Stderr
+	if w == nil {
+		w = io.Discard
+	}
+	tty := isTerminal(w)
+	switch {
+	case o.Quiet || o.Progress == ProgressOff:
+		return &lines{w: w}
+	case tty:
+		return newBars(ctx, w, o.Name)
+	case o.Progress == ProgressOn:
+		return &lines{w: w, name: o.Name, show: true, start: time.Now()}
+	}
+	return &lines{w: w}
+}
+
+// lines prints a plain line per phase change (or nothing but messages).
+type lines struct {
+	mu    sync.Mutex
+	w     io.Writer
+	name  string
+	show  bool
+	start time.Time
+	cur   string
+	t0    time.Time
+	tasks int
+	done  int
+}
+
+func (l *lines) phase(name string, tasks int, bytes int64, _ *atomic.Int64, done int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.show {
+		return
+	}
+	l.end()
+	l.cur, l.t0, l.tasks, l.done = name, time.Now(), tasks, done
+	if bytes > 0 {
+		fmt.Fprintf(l.w, "%s: %s: %d tasks, %s", l.name, name, tasks, humanBytes(bytes))
+	} else {
+		fmt.Fprintf(l.w, "%s: %s: %d tasks", l.name, name, tasks)
+	}
+	if done > 0 {
+		fmt.Fprintf(l.w, " (%d done before)", done)
+	}
+	fmt.Fprintln(l.w)
+}
+
+// end reports the end of the current phase.
+func (l *lines) end() {
+	if l.cur != "" {
+		fmt.Fprintf(l.w, "%s: %s: %d/%d tasks done in %.2f s\n", l.name, l.cur, l.done, l.tasks, time.Since(l.t0).Seconds())
+		l.cur = ""
+	}
+}
+
+func (l *lines) taskDone() {
+	l.mu.Lock()
+	l.done++
+	l.mu.Unlock()
+}
+
+func (l *lines) println(s string) {
+	l.mu.Lock()
+	fmt.Fprintln(l.w, s)
+	l.mu.Unlock()
+}
+
+func (l *lines) stop() {
+	l.mu.Lock()
+	if l.show {
+		l.end()
+	}
+	l.mu.Unlock()
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// bars shows progress bars on a terminal, updated in place.
+type bars struct {
+	name  string
+	p     *mpb.Progress
+	mu    sync.Mutex
+	bar   *mpb.Bar
+	tasks atomic.Int64
+	stopc chan struct{}
+	wg    sync.WaitGroup
+	all   []*mpb.Bar
+	// byTasks: the current bar counts tasks, not bytes.
+	byTasks bool
+}
+
+func newBars(ctx context.Context, w io.Writer, name string) *bars {
+	return &bars{name: name, p: mpb.NewWithContext(ctx, mpb.WithOutput(w), mpb.WithWidth(40),
+		mpb.WithRefreshRate(150*time.Millisecond)), stopc: make(chan struct{})}
+}
+
+func (b *bars) phase(name string, tasks int, bytes int64, read *atomic.Int64, done int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.finishBar()
+	b.tasks.Store(int64(done))
+	total := int64(tasks)
+	counter := decor.CountersNoUnit("%d/%d tasks", decor.WCSyncWidth)
+	if read != nil && bytes > 0 {
+		total = bytes
+		counter = decor.Any(func(decor.Statistics) string {
+			return fmt.Sprintf("%d/%d tasks", b.tasks.Load(), tasks)
+		}, decor.WCSyncWidth)
+	}
+	bar := b.p.AddBar(max(total, 1),
+		mpb.PrependDecorators(decor.Name(fmt.Sprintf("%-7s", name)), counter),
+		mpb.AppendDecorators(
+			decor.OnComplete(decor.Percentage(decor.WC{W: 5}), "done"),
+			decor.Name(" "),
+			decor.OnComplete(decor.AverageETA(decor.ET_STYLE_GO), ""),
+		))
+	if read != nil && bytes > 0 {
+		bar.SetCurrent(min(read.Load(), bytes))
+		b.wg.Add(1)
+		go func() {
+			defer b.wg.Done()
+			t := time.NewTicker(100 * time.Millisecond)
+			defer t.Stop()
+			for {
+				select {
+				case <-t.C:
+					if bar.Completed() || bar.Aborted() {
+						return
+					}
+					bar.SetCurrent(min(read.Load(), bytes-1))
+				case <-b.stopc:
+					return
+				}
+			}
+		}()
+	} else {
+		bar.SetCurrent(int64(done))
+	}
+	b.byTasks = read == nil || bytes <= 0
+	b.bar = bar
+	b.all = append(b.all, bar)
+}
+
+// finishBar completes the current bar.
+func (b *bars) finishBar() {
+	if b.bar != nil && !b.bar.Completed() && !b.bar.Aborted() {
+		b.bar.SetTotal(-1, true)
+	}
+}
+
+func (b *bars) taskDone() {
+	b.tasks.Add(1)
+	b.mu.Lock()
+	if b.bar != nil && b.byTasks {
+		b.bar.Increment()
+	}
+	b.mu.Unlock()
+}
+
+func (b *bars) println(s string) {
+	b.p.Write([]byte(s + "\n"))
+}
+
+func (b *bars) stop() {
+	close(b.stopc)
+	b.wg.Wait()
+	b.mu.Lock()
+	b.finishBar()
+	for _, bar := range b.all {
+		if !bar.Completed() {
+			bar.Abort(false)
+		}
+	}
+	b.mu.Unlock()
+	b.p.Wait()
+}

@@ -153,4 +153,3 @@ func Explain(o *Options, w io.Writer) error {
 	_, err = io.WriteString(w, b.String())
 	return err
 }
-

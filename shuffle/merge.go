@@ -104,6 +104,22 @@ func Merge(ctx context.Context, parts []*Part, w io.Writer, o MergeOptions) (Mer
 			st.Bytes += c.v().bytes
 		}
 	}
+	if mo.sorted && mo.comparator == "" {
+		// Key bytes: the merge of this package, without extsort's
+		// general comparator.
+		m := &kmerge{sep: mo.key.Sep(), term: '\n', nkey: mo.key.N(), w: w}
+		if mo.zero {
+			m.term = 0
+		}
+		ins := make([]io.Reader, len(counters))
+		for i, c := range counters {
+			ins[i] = c.r
+		}
+		err = m.run(ctx, ins)
+		total()
+		st.OutRecords, st.OutBytes = m.records, m.bytes
+		return st, err
+	}
 	var keys []extsort.Key
 	if mo.comparator != "" {
 		if keys, err = ComparatorKeys(mo.comparator, mo.key.N()); err != nil {

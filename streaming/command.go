@@ -332,8 +332,18 @@ func (c *Command) Run(ctx context.Context, in io.Reader, out func(chunk []byte) 
 			inW.Close()
 		}
 	}
-	werr := cmd.Wait()
+	// Wait for the command to exit without reaping it, so that a kill
+	// racing with its exit cannot reach another process that got its pid;
+	// then allow no more kills, and reap it.
+	for {
+		var info unix.Siginfo
+		if err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil); err != unix.EINTR {
+			break
+		}
+	}
 	stop()
+	killOnce.Do(func() {})
+	werr := cmd.Wait()
 	if direct != nil {
 		// The command shares the file's offset: where it stopped is how
 		// far it read.

@@ -14,6 +14,7 @@ import (
 	mrmerge "github.com/mrpipe/mrpipe/cmd/mrmerge/app"
 	mrpart "github.com/mrpipe/mrpipe/cmd/mrpart/app"
 	mrreduce "github.com/mrpipe/mrpipe/cmd/mrreduce/app"
+	mrrun "github.com/mrpipe/mrpipe/cmd/mrrun/app"
 	mrsort "github.com/mrpipe/mrpipe/cmd/mrsort/app"
 	mrsplit "github.com/mrpipe/mrpipe/cmd/mrsplit/app"
 )
@@ -27,6 +28,7 @@ var commands = map[string]func() int{
 	"mrreduce": mrreduce.Main,
 	"mrpart":   mrpart.Main,
 	"mrmerge":  mrmerge.Main,
+	"mrrun":    mrrun.Main,
 }
 
 func TestMain(m *testing.M) {

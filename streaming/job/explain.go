@@ -83,7 +83,7 @@ func Explain(o *Options, w io.Writer) error {
 		ins = append(ins, q(in))
 	}
 	p("\n# Map tasks, one per split.\n")
-	p("mrsplit --plan --size %db -- %s >\"$tmp/splits\"\n", size, strings.Join(ins, " "))
+	p("mrsplit --plan --size %d -- %s >\"$tmp/splits\"\n", size, strings.Join(ins, " "))
 	mapper := sp.Mapper
 	if mapper == "" {
 		mapper = "cat"

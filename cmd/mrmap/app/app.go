@@ -200,8 +200,8 @@ func nonNegative(c *cli.Context, name string) (int, error) {
 	return n, nil
 }
 
-// ParseCommon reads the common flags; mapSide says which stream.*
-// properties apply.
+// ParseCommon reads the common flags. mapSide says whether the tool runs
+// a map task (mapreduce_task_ismap).
 func ParseCommon(c *cli.Context, mapSide bool) (*Setup, error) {
 	s := &Setup{Name: c.App.Name, Counters: streaming.NewCounters(), Verbose: c.Bool("v"), Stderr: c.App.ErrWriter}
 	for _, d := range c.StringSlice("D") {
@@ -218,18 +218,9 @@ func ParseCommon(c *cli.Context, mapSide bool) (*Setup, error) {
 		}
 		s.Task.CmdEnv = append(s.Task.CmdEnv, kv)
 	}
-	sepProp, fieldsProp := "stream.reduce.input.field.separator", "stream.num.reduce.output.key.fields"
-	if mapSide {
-		sepProp, fieldsProp = "stream.map.output.field.separator", "stream.num.map.output.key.fields"
-	}
-	if !mapSide {
-		// The reducer's input key is the map output key.
-		if v, ok := s.Task.ConfValue("stream.map.output.field.separator"); ok {
-			sepProp = "stream.map.output.field.separator"
-			_ = v
-		}
-		fieldsProp = "stream.num.map.output.key.fields"
-	}
+	// The key is the map output key on both sides: the reducer's input
+	// is grouped by it.
+	sepProp, fieldsProp := "stream.map.output.field.separator", "stream.num.map.output.key.fields"
 	if v, ok := s.Task.ConfValue(sepProp); ok {
 		sep, err := streaming.ParseSeparator(v)
 		if err != nil {
@@ -271,6 +262,7 @@ func ParseCommon(c *cli.Context, mapSide bool) (*Setup, error) {
 		s.IgnoreRC = !b
 	}
 	s.Task.JobID = c.String("job-id")
+	s.Task.IsMap = mapSide
 	var err error
 	if s.Task.Partition, err = nonNegative(c, "task"); err != nil {
 		return nil, err

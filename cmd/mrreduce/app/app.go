@@ -65,8 +65,13 @@ Counters (--counters FILE as JSON, -v on stderr): Reduce input groups,
 Reduce input records, Reduce output records, Bytes Written, and the
 command's own.
 
-Exit status: 0 on success, 1 when CMD or a built-in fails, 2 on bad usage
-or unreadable input.
+Properties read from -D: stream.map.output.field.separator and
+stream.num.map.output.key.fields (the key, as -t and --key-fields),
+stream.stderr.reporter.prefix, stream.non.zero.exit.is.failure,
+aggregate.max.num.unique.values (also with the mapreduce. prefix).
+
+Exit status: 0 on success, 1 when CMD or a built-in fails (or a partition
+file does not match its manifest), 2 on bad usage or unreadable input.
 
 Examples:
   mrsort words.tsv | mrreduce sum

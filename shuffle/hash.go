@@ -1,6 +1,7 @@
 package shuffle
 
 import (
+	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -9,11 +10,47 @@ import (
 // then h = 31*h + b for each byte b as a signed Java byte, with 32-bit
 // wraparound.
 func TextHash(key []byte) int32 {
-	h := int32(1)
-	for _, c := range key {
-		h = 31*h + int32(int8(c))
+	// Eight bytes at a time: h*31^8 + b0*31^7 + ... + b7 is the same sum
+	// modulo 2^32, with shorter dependency chains.
+	const (
+		p1 = 31
+		p2 = p1 * 31
+		p3 = p2 * 31
+		p4 = p3 * 31
+		p5 = p4 * 31
+		p6 = p5 * 31
+		p7 = p6 * 31 & 0xffffffff
+		p8 = p7 * 31 & 0xffffffff
+	)
+	h := uint32(1)
+	for len(key) >= 8 {
+		k := key[:8:8]
+		h = h*p8 +
+			uint32(int8(k[0]))*p7 + uint32(int8(k[1]))*p6 +
+			uint32(int8(k[2]))*p5 + uint32(int8(k[3]))*p4 +
+			uint32(int8(k[4]))*p3 + uint32(int8(k[5]))*p2 +
+			uint32(int8(k[6]))*p1 + uint32(int8(k[7]))
+		key = key[8:]
 	}
-	return h
+	for _, c := range key {
+		h = 31*h + uint32(int8(c))
+	}
+	return int32(h)
+}
+
+// fastMod computes a % d for 32-bit a and a fixed d > 0 without a
+// division (Lemire, Kaser and Kurz, "Faster remainder by direct
+// computation", 2019).
+type fastMod struct {
+	m uint64
+	d uint64
+}
+
+func newFastMod(d int) fastMod { return fastMod{m: ^uint64(0)/uint64(d) + 1, d: uint64(d)} }
+
+func (f fastMod) mod(a uint32) int {
+	hi, _ := bits.Mul64(f.m*uint64(a), f.d)
+	return int(hi)
 }
 
 // StringHash is Java's String.hashCode of the key decoded from UTF-8 as

@@ -27,6 +27,7 @@ type Partitioner struct {
 	lens    []int
 	splits  [][]byte
 	cmp     func(a, b []byte) int
+	mod     fastMod
 }
 
 func checkN(n int) error {
@@ -42,7 +43,7 @@ func NewHashPartitioner(n int) (*Partitioner, error) {
 	if err := checkN(n); err != nil {
 		return nil, err
 	}
-	return &Partitioner{n: n, kind: kindHash}, nil
+	return &Partitioner{n: n, kind: kindHash, mod: newFastMod(n)}, nil
 }
 
 // NewKeyFieldPartitioner returns Hadoop's KeyFieldBasedPartitioner with
@@ -110,11 +111,7 @@ func (p *Partitioner) String() string {
 func (p *Partitioner) Partition(key []byte) int {
 	switch p.kind {
 	case kindHash:
-		h := int32(1)
-		for _, c := range key {
-			h = 31*h + int32(int8(c))
-		}
-		return int(h&0x7fffffff) % p.n
+		return p.mod.mod(uint32(TextHash(key)) & 0x7fffffff)
 	case kindKeyFieldString:
 		return int(StringHash(key)&0x7fffffff) % p.n
 	case kindKeyField:

@@ -278,6 +278,10 @@ func (w *Writer) ReadFrom(r io.Reader) (int64, error) {
 
 // lines partitions b, complete lines with terminators.
 func (w *Writer) lines(b []byte) {
+	if w.sortIn == nil {
+		w.linesUnsorted(b)
+		return
+	}
 	sep, term, nkey := w.sep, w.term, w.nkey
 	var recs int64
 	for len(b) > 0 {
@@ -293,21 +297,50 @@ func (w *Writer) lines(b []byte) {
 		}
 		p := w.part.Partition(k)
 		recs++
-		if w.sortIn != nil {
-			w.batch = w.code.append(w.batch, p)
-			if w.shift {
-				w.batch = append(w.batch, sep)
+		w.batch = w.code.append(w.batch, p)
+		if w.shift {
+			w.batch = append(w.batch, sep)
+		}
+		w.batch = append(w.batch, b[:e+1]...)
+		if len(w.batch) >= 1<<20 {
+			w.flushBatch()
+		}
+		b = b[e+1:]
+	}
+	w.stats.InputRecords += recs
+}
+
+// linesUnsorted is lines without sorting: each line is appended to its
+// partition's buffer.
+func (w *Writer) linesUnsorted(b []byte) {
+	sep, term, nkey := w.sep, w.term, w.nkey
+	hash := w.part.kind == kindHash
+	mod := w.part.mod
+	bufs, bufRecs := w.bufs, w.bufRecs
+	var recs int64
+	for len(b) > 0 {
+		e := bytes.IndexByte(b, term)
+		line := b[:e]
+		k := line
+		if i := bytes.IndexByte(line, sep); i >= 0 {
+			if nkey == 1 {
+				k = line[:i]
+			} else {
+				k = line[:keyEnd(line, sep, nkey)]
 			}
-			w.batch = append(w.batch, b[:e+1]...)
-			if len(w.batch) >= 1<<20 {
-				w.flushBatch()
-			}
+		}
+		var p int
+		if hash {
+			p = mod.mod(uint32(TextHash(k)) & 0x7fffffff)
 		} else {
-			w.bufs[p] = append(w.bufs[p], b[:e+1]...)
-			w.bufRecs[p]++
-			if len(w.bufs[p]) >= w.bufSize {
-				w.flushPart(p)
-			}
+			p = w.part.Partition(k)
+		}
+		recs++
+		buf := append(bufs[p], b[:e+1]...)
+		bufs[p] = buf
+		bufRecs[p]++
+		if len(buf) >= w.bufSize {
+			w.flushPart(p)
 		}
 		b = b[e+1:]
 	}

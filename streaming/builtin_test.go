@@ -301,3 +301,44 @@ func FuzzBuiltins(f *testing.F) {
 		}
 	})
 }
+
+// TestPreCombinerSumGrow folds enough distinct keys to grow the sum table.
+func TestPreCombinerSumGrow(t *testing.T) {
+	var in strings.Builder
+	want := map[string]int{}
+	for i := 0; i < 30000; i++ {
+		k := fmt.Sprintf("key%d", (i*7919)%12011)
+		fmt.Fprintf(&in, "%s\t%d\n", k, i%5)
+		want[k] += i % 5
+	}
+	in.WriteString("f\t0.5\nf\t1\nbig\t9223372036854775807\nbig\t1\n")
+	want["f"], want["big"] = -1, -1
+	b, _ := NewBuiltin("sum", Protocol{}, BuiltinOptions{}, true)
+	var out strings.Builder
+	p := NewPreCombiner(b, 0, func(c []byte) error { out.Write(c); return nil })
+	if err := p.Write([]byte(in.String())); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n") {
+		k, v, _ := strings.Cut(l, "\t")
+		if _, dup := got[k]; dup {
+			t.Fatalf("key %q twice", k)
+		}
+		got[k] = v
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d keys, want %d", len(got), len(want))
+	}
+	for k, n := range want {
+		if n >= 0 && got[k] != fmt.Sprint(n) {
+			t.Errorf("%s: %s, want %d", k, got[k], n)
+		}
+	}
+	if got["f"] != "1.5" || got["big"] != "9223372036854776000" {
+		t.Errorf("f %s big %s", got["f"], got["big"])
+	}
+}

@@ -22,6 +22,7 @@ type PreCombiner struct {
 	out    func(chunk []byte) error
 	limit  int
 	states map[string]reducerState
+	sums   *sumTable // for sum, in place of states
 	size   int
 	obuf   []byte
 	recNo  int64
@@ -36,7 +37,11 @@ func NewPreCombiner(b *Builtin, limit int, out func(chunk []byte) error) *PreCom
 	if limit <= 0 {
 		limit = DefaultPreCombineMemory
 	}
-	return &PreCombiner{b: b, out: out, limit: limit, states: map[string]reducerState{}}
+	p := &PreCombiner{b: b, out: out, limit: limit, states: map[string]reducerState{}}
+	if b.Name == "sum" {
+		p.sums = newSumTable()
+	}
+	return p
 }
 
 // stateOverhead approximates the memory of a table entry besides its key.
@@ -59,6 +64,22 @@ func (p *PreCombiner) Write(chunk []byte) error {
 		}
 		p.recNo++
 		k, v, _ := p.b.Proto.Split(line)
+		if p.sums != nil {
+			isNew, err := p.sums.add(k, v)
+			if err != nil {
+				return fmt.Errorf("combiner %w", &BuiltinError{Name: p.b.Name, Record: p.recNo, Err: err})
+			}
+			if isNew {
+				p.size += len(k) + stateOverhead // the slots at 50% load, with the order
+			}
+			p.In++
+			if p.size >= p.limit {
+				if err := p.Flush(); err != nil {
+					return err
+				}
+			}
+			continue
+		}
 		st := p.states[string(k)]
 		if st == nil {
 			key := string(k)
@@ -85,6 +106,17 @@ func (p *PreCombiner) Write(chunk []byte) error {
 // Flush writes out and forgets every state.
 func (p *PreCombiner) Flush() error {
 	term := p.b.Proto.Terminator()
+	if p.sums != nil {
+		var err error
+		p.obuf, err = p.sums.appendAll(p.obuf, p.b.Proto.Separator(), term, func(b []byte) ([]byte, error) {
+			p.obuf = b
+			err := p.emit(term)
+			return p.obuf, err
+		})
+		if err != nil {
+			return err
+		}
+	}
 	for k, st := range p.states {
 		var err error
 		p.obuf, err = st.finish(p.obuf)

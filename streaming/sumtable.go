@@ -1,0 +1,120 @@
+package streaming
+
+import (
+	"bytes"
+	"hash/maphash"
+	"strconv"
+)
+
+// sumTable is the pre-combiner's hash table for sum, the most common
+// combiner: open addressing over flat slots holding the key's hash, its
+// place in a key arena and the running sum, so that a record costs a
+// hash, usually one slot and one key comparison, and no allocation.
+type sumTable struct {
+	seed  maphash.Seed
+	slots []sumSlot
+	used  int
+	keys  []byte
+	order []uint32 // slots in insertion order, for a deterministic output
+}
+
+type sumSlot struct {
+	hash    uint64
+	off, n  uint32
+	full    bool
+	isFloat bool
+	i       int64
+	f       float64
+}
+
+func newSumTable() *sumTable {
+	return &sumTable{seed: maphash.MakeSeed(), slots: make([]sumSlot, 1<<12)}
+}
+
+// add adds the number v to key's sum; it reports whether the key is new.
+func (t *sumTable) add(key, v []byte) (bool, error) {
+	i, f, isInt, err := parseNumber(v)
+	if err != nil {
+		return false, err
+	}
+	h := maphash.Bytes(t.seed, key)
+	mask := uint64(len(t.slots) - 1)
+	j := h & mask
+	for {
+		s := &t.slots[j]
+		if !s.full {
+			if len(key) > 1<<31 || len(t.keys) > 1<<31 {
+				return false, ErrRecordTooLong
+			}
+			*s = sumSlot{hash: h, off: uint32(len(t.keys)), n: uint32(len(key)), full: true}
+			t.keys = append(t.keys, key...)
+			t.order = append(t.order, uint32(j))
+			t.used++
+			s.addNumber(i, f, isInt)
+			if 2*t.used > len(t.slots) {
+				t.grow()
+			}
+			return true, nil
+		}
+		if s.hash == h && bytes.Equal(t.keys[s.off:s.off+s.n], key) {
+			s.addNumber(i, f, isInt)
+			return false, nil
+		}
+		j = (j + 1) & mask
+	}
+}
+
+func (s *sumSlot) addNumber(i int64, f float64, isInt bool) {
+	if isInt && !s.isFloat {
+		r := s.i + i
+		if (r > s.i) == (i > 0) || i == 0 {
+			s.i = r
+			return
+		}
+		s.isFloat, s.f = true, float64(s.i)
+		f = float64(i)
+	} else if isInt {
+		f = float64(i)
+	} else if !s.isFloat {
+		s.isFloat, s.f = true, float64(s.i)
+	}
+	s.f += f
+}
+
+func (t *sumTable) grow() {
+	old := t.slots
+	t.slots = make([]sumSlot, 2*len(old))
+	mask := uint64(len(t.slots) - 1)
+	for k, idx := range t.order {
+		s := old[idx]
+		j := s.hash & mask
+		for t.slots[j].full {
+			j = (j + 1) & mask
+		}
+		t.slots[j] = s
+		t.order[k] = uint32(j)
+	}
+}
+
+// appendAll appends every key's KEY SEP SUM record to out and empties the
+// table.
+func (t *sumTable) appendAll(out, sep []byte, term byte, emit func([]byte) ([]byte, error)) ([]byte, error) {
+	var buf [64]byte
+	for _, idx := range t.order {
+		s := &t.slots[idx]
+		num := strconv.AppendInt(buf[:0], s.i, 10)
+		if s.isFloat {
+			num = formatFloat(buf[:0], s.f)
+		}
+		out = appendKV(out, t.keys[s.off:s.off+s.n], sep, num, term)
+		if len(out) >= ChunkSize {
+			var err error
+			if out, err = emit(out); err != nil {
+				return out, err
+			}
+		}
+	}
+	clear(t.slots)
+	t.keys, t.order, t.used = t.keys[:0], t.order[:0], 0
+	return out, nil
+}

@@ -28,11 +28,12 @@ changes itself), or run a built-in reducer, named without "--":
   mrreduce [OPTION]... [FILE]... -- CMD
 
 Records with equal keys must be adjacent (sort by key first: mrsort,
-mrmerge). A FILE may be a partition file written by mrmap -R or mrpart:
-S2 part files are decompressed, and a part file listed in the
-manifest.json beside it is verified against it (a mismatch exits 1). The key is everything before the first separator (TAB, -t), or
+mrmerge). The key is everything before the first separator (TAB, -t), or
 before the N-th with --key-fields N; a record without one is all key.
-Records end in newline (NUL with -z).
+Records end in newline (NUL with -z). A FILE may be a partition file
+written by mrmap -R or mrpart: S2 part files are decompressed, and a part
+file listed in the manifest.json beside it is verified against it (a
+mismatch exits 1).
 
 Built-ins (SEP is the separator; numbers are integers, or decimals when
 any value is one):

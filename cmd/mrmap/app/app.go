@@ -57,9 +57,10 @@ mapper's output in a hash table as it arrives (within -S/4, at most
 Standard input under mrsplit --filter is the split $MRPIPE_SPLIT names,
 and the input variables say so.
 
-A FILE (or a split that runs to the end of its file) that is not
-compressed and ends in a newline is given to CMD as its standard input
-itself, with no pipe in between; otherwise records go through a pipe.
+A FILE (or a split that runs to the end of its file, or standard input
+redirected from a file) that is not compressed and ends in a newline is
+given to CMD as its standard input itself, with no pipe in between;
+otherwise records go through a pipe.
 
 CMD fails the run when it exits non-zero (unless
 -D stream.non.zero.exit.is.failure=false), is killed by a signal, or

@@ -52,7 +52,10 @@ func (in mapInput) open(term byte) (io.ReadCloser, streaming.InputInfo, error) {
 				info = streaming.InputInfo{Name: s.Path, Start: s.Start, Length: s.Length, IsSplit: true}
 			}
 		}
-		return io.NopCloser(os.Stdin), info, nil
+		if info.IsSplit {
+			return io.NopCloser(os.Stdin), info, nil
+		}
+		return stdinInput{os.Stdin, term}, info, nil
 	}
 	s := in.split
 	info := streaming.InputInfo{Name: s.Path, Start: s.Start, Length: s.Length, IsSplit: in.isSplit}
@@ -120,4 +123,35 @@ func unwrapPath(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// stdinInput is standard input; when it is a regular file (mrmap < FILE)
+// the mapper may read it directly, from its current offset to its end.
+type stdinInput struct {
+	f    *os.File
+	term byte
+}
+
+func (s stdinInput) Read(p []byte) (int, error) { return s.f.Read(p) }
+func (s stdinInput) Close() error              { return nil }
+
+func (s stdinInput) DirectRange() (string, int64, int64, bool) {
+	fi, err := s.f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return "", 0, 0, false
+	}
+	start, err := s.f.Seek(0, io.SeekCurrent)
+	if err != nil || start > fi.Size() {
+		return "", 0, 0, false
+	}
+	end := fi.Size()
+	if end > start {
+		var last [1]byte
+		if _, err := s.f.ReadAt(last[:], end-1); err != nil || last[0] != s.term {
+			return "", 0, 0, false
+		}
+		// Compressed input goes through the pipe (undecoded, as it is
+		// read from standard input).
+	}
+	return fmt.Sprintf("/proc/self/fd/%d", s.f.Fd()), start, end, true
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"github.com/mrpipe/mrpipe/extsort"
 )
@@ -73,6 +74,14 @@ type Writer struct {
 	bufs    [][]byte
 	bufRecs []int64
 	bufSize int
+	// Full buffers go to the flusher goroutine, which writes them to
+	// their files (checksum, compression, disk) and sends them back
+	// empty through flushFree.
+	flushQ      chan flushReq
+	flushFree   chan []byte
+	flushDone   chan struct{}
+	flushFailed atomic.Bool
+	flushErr    error
 
 	// Sorted: lines, prefixed with their partition, go through a pipe to
 	// extsort; the sorted stream comes back to dm.
@@ -154,7 +163,57 @@ func Create(ctx context.Context, dir string, o Options) (*Writer, error) {
 		}
 		w.parts[p] = pf
 	}
+	w.startFlusher()
 	return w, nil
+}
+
+// flushReq is one full partition buffer for the flusher.
+type flushReq struct {
+	p    int
+	b    []byte
+	recs int64
+}
+
+// flushSpares is the number of buffers in flight between the partition
+// loop and the flusher.
+const flushSpares = 8
+
+func (w *Writer) startFlusher() {
+	w.flushQ = make(chan flushReq, flushSpares)
+	w.flushFree = make(chan []byte, flushSpares)
+	for i := 0; i < flushSpares; i++ {
+		w.flushFree <- make([]byte, 0, w.bufSize+w.bufSize/4)
+	}
+	w.flushDone = make(chan struct{})
+	go func() {
+		defer close(w.flushDone)
+		for r := range w.flushQ {
+			if w.flushErr == nil {
+				if err := w.parts[r.p].write(r.b, r.recs); err != nil {
+					w.flushErr = err
+					w.flushFailed.Store(true)
+				}
+			}
+			b := r.b[:0]
+			if cap(b) > 2*w.bufSize {
+				b = make([]byte, 0, w.bufSize+w.bufSize/4)
+			}
+			w.flushFree <- b
+		}
+	}()
+}
+
+// stopFlusher waits for the flusher to write what it was given.
+func (w *Writer) stopFlusher() {
+	if w.flushQ == nil {
+		return
+	}
+	close(w.flushQ)
+	<-w.flushDone
+	w.flushQ = nil
+	if w.flushErr != nil && w.err == nil {
+		w.err = w.flushErr
+	}
 }
 
 func (w *Writer) concurrency() int {
@@ -360,15 +419,14 @@ func (w *Writer) flushBatch() {
 
 func (w *Writer) flushPart(p int) {
 	b := w.bufs[p]
+	w.bufs[p] = b[:0]
 	if len(b) > 0 && w.err == nil {
-		if err := w.parts[p].write(b, w.bufRecs[p]); err != nil {
-			w.err = err
+		if w.flushFailed.Load() {
+			w.stopFlusher()
+		} else {
+			w.flushQ <- flushReq{p: p, b: b, recs: w.bufRecs[p]}
+			w.bufs[p] = <-w.flushFree
 		}
-	}
-	if cap(b) > 2*w.bufSize {
-		w.bufs[p] = nil
-	} else {
-		w.bufs[p] = b[:0]
 	}
 	w.bufRecs[p] = 0
 }
@@ -433,6 +491,7 @@ func (w *Writer) Close() (*Manifest, error) {
 		for p := range w.parts {
 			w.flushPart(p)
 		}
+		w.stopFlusher()
 		parts = w.parts
 		for _, pf := range parts {
 			if w.err != nil {
@@ -508,6 +567,7 @@ func (w *Writer) abort() {
 }
 
 func (w *Writer) abortParts() {
+	w.stopFlusher()
 	for _, pf := range w.parts {
 		if pf != nil {
 			pf.abort()

@@ -20,9 +20,10 @@ var ErrNUL = errors.New("argument contains a NUL byte")
 // to the remote user's login shell, which must be a POSIX shell).
 //
 // A word made only of characters no shell treats specially is left as it
-// is; every other word, and shell reserved words, is put in single quotes
-// with each ' written as '\”. An argument holding a NUL byte makes Quote
-// fail with ErrNUL.
+// is; every other word, and shell reserved words, is put in single quotes,
+// each single quote inside it written as a quote, a backslash and two
+// quotes (close, escaped quote, reopen). An argument holding a NUL byte
+// makes Quote fail with ErrNUL.
 func Quote(args ...string) (string, error) {
 	var b strings.Builder
 	for i, a := range args {

@@ -107,8 +107,11 @@ type driver struct {
 	mu       sync.Mutex // guards report.Tasks entries, journal
 	journal  *os.File
 	mapDone  []bool
-	readMap  atomic.Int64
-	msgs     io.Writer
+	// readMap is the input of the finished map tasks; running holds the
+	// counters of the running attempts (progress).
+	readMap atomic.Int64
+	running sync.Map // *atomic.Int64 -> struct{}
+	msgs    io.Writer
 	// reusedEntries are the journal's finished map tasks (--resume).
 	reusedEntries []journalEntry
 }
@@ -448,7 +451,7 @@ func (d *driver) run(ctx context.Context) error {
 	}
 	d.report.Tasks = tasks
 
-	d.prog.phase("map", nmaps, total, &d.readMap, reused)
+	d.prog.phase("map", nmaps, total, d.mapBytes, reused)
 	d.verbosef("map: %d tasks over %d input files (%d reused)", nmaps, countFiles(d.splits), reused)
 	err := runPool(ctx, nmaps, d.s.parallel, func(ctx context.Context, i int) error {
 		if d.mapDone[i] {
@@ -480,6 +483,16 @@ func (d *driver) run(ctx context.Context) error {
 	return runPool(ctx, sp.Reduces, d.s.parallel, func(ctx context.Context, p int) error {
 		return d.runReduce(ctx, p, maps, rtasks[p])
 	})
+}
+
+// mapBytes returns the input the map tasks have read so far.
+func (d *driver) mapBytes() int64 {
+	n := d.readMap.Load()
+	d.running.Range(func(k, _ any) bool {
+		n += k.(*atomic.Int64).Load()
+		return true
+	})
+	return n
 }
 
 func countFiles(splits []split.Split) int {
@@ -598,24 +611,26 @@ func (d *driver) runMap(ctx context.Context, i int, tr *TaskReport) error {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return err
 		}
-		t := &MapTask{Spec: sp, Index: i, Attempt: a, Split: d.splits[i], Dir: dir, Log: log, Read: &d.readMap}
+		read := new(atomic.Int64)
+		d.running.Store(read, struct{}{})
+		defer d.running.Delete(read)
+		t := &MapTask{Spec: sp, Index: i, Attempt: a, Split: d.splits[i], Dir: dir, Log: log, Read: read}
 		if sp.Reduces == 0 {
 			t.Output = filepath.Join(dir, shuffle.PartName(i))
 		}
-		before := d.readMap.Load()
 		res, err := d.runner.RunMap(ctx, t)
 		if err != nil {
 			os.RemoveAll(dir)
 			return err
 		}
-		// Progress counts the split once, however it was read.
-		d.readMap.Add(d.splits[i].Length - (d.readMap.Load() - before))
 		final := d.mapDir(i)
 		os.RemoveAll(final)
 		if err := os.Rename(dir, final); err != nil {
 			return err
 		}
 		d.counters.Merge(res.Counters)
+		// Progress counts the split once, however it was read.
+		d.readMap.Add(d.splits[i].Length)
 		ix := i
 		return d.appendJournal(journalEntry{Map: &ix, Attempt: id, Seconds: time.Since(tr.Attempts[len(tr.Attempts)-1].Started).Seconds(),
 			Counters: res.Counters.Snapshot()})

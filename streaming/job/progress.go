@@ -19,7 +19,7 @@ type progress interface {
 	// phase starts a phase of tasks tasks, of which done are done; bytes,
 	// when read is not nil, is the input the phase reads, read advancing
 	// as it is read.
-	phase(name string, tasks int, bytes int64, read *atomic.Int64, done int)
+	phase(name string, tasks int, bytes int64, read func() int64, done int)
 	taskDone()
 	// println prints a message line without disturbing the display.
 	println(line string)
@@ -66,7 +66,7 @@ type lines struct {
 	done  int
 }
 
-func (l *lines) phase(name string, tasks int, bytes int64, _ *atomic.Int64, done int) {
+func (l *lines) phase(name string, tasks int, bytes int64, _ func() int64, done int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.show {
@@ -144,7 +144,7 @@ func newBars(ctx context.Context, w io.Writer, name string) *bars {
 		mpb.WithRefreshRate(150*time.Millisecond)), stopc: make(chan struct{})}
 }
 
-func (b *bars) phase(name string, tasks int, bytes int64, read *atomic.Int64, done int) {
+func (b *bars) phase(name string, tasks int, bytes int64, read func() int64, done int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.finishBar()
@@ -165,7 +165,7 @@ func (b *bars) phase(name string, tasks int, bytes int64, read *atomic.Int64, do
 			decor.OnComplete(decor.AverageETA(decor.ET_STYLE_GO), ""),
 		))
 	if read != nil && bytes > 0 {
-		bar.SetCurrent(min(read.Load(), bytes))
+		bar.SetCurrent(min(read(), bytes))
 		b.wg.Add(1)
 		go func() {
 			defer b.wg.Done()
@@ -177,7 +177,7 @@ func (b *bars) phase(name string, tasks int, bytes int64, read *atomic.Int64, do
 					if bar.Completed() || bar.Aborted() {
 						return
 					}
-					bar.SetCurrent(min(read.Load(), bytes-1))
+					bar.SetCurrent(min(read(), bytes-1))
 				case <-b.stopc:
 					return
 				}

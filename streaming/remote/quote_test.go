@@ -13,12 +13,12 @@ import (
 	"github.com/mrpipe/mrpipe/streaming/remote/sshlabtest"
 )
 
-// TestMain lets the test binary stand in for a remote program: with
-// REMOTE_TEST_ARGV set it prints its arguments, each ended by a NUL.
+// TestMain lets the test binary stand in for a remote program: run as
+// "argv-echo ARG..." it prints the ARGs, each ended by a NUL.
 func TestMain(m *testing.M) {
-	if os.Getenv("REMOTE_TEST_ARGV") == "1" {
+	if len(os.Args) > 1 && os.Args[1] == "argv-echo" {
 		var b bytes.Buffer
-		for _, a := range os.Args[1:] {
+		for _, a := range os.Args[2:] {
 			b.WriteString(a)
 			b.WriteByte(0)
 		}
@@ -53,8 +53,7 @@ func argv(t testing.TB, shell, line string) []string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	c := exec.CommandContext(ctx, shell, "-c", MustQuote(exe)+" "+line)
-	c.Env = append(os.Environ(), "REMOTE_TEST_ARGV=1")
+	c := exec.CommandContext(ctx, shell, "-c", MustQuote(exe, "argv-echo")+" "+line)
 	var stderr bytes.Buffer
 	c.Stderr = &stderr
 	out, err := c.Output()

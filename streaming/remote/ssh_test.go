@@ -1,0 +1,144 @@
+package remote
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mrpipe/mrpipe/streaming/remote/sshlabtest"
+)
+
+func TestParseSSH(t *testing.T) {
+	for in, want := range map[string][]string{
+		"ssh":                           {"ssh"},
+		"ssh -F cfg -i key":             {"ssh", "-F", "cfg", "-i", "key"},
+		"  ssh\t-F 'my cfg'  ":          {"ssh", "-F", "my cfg"},
+		`ssh -o "ProxyJump a b" -v`:     {"ssh", "-o", "ProxyJump a b", "-v"},
+		`/opt/ssh -i my\ key -o x=""`:   {"/opt/ssh", "-i", "my key", "-o", "x="},
+		`ssh -F "a\"b\\c\$d" ''`:        {"ssh", "-F", `a"b\c$d`, ""},
+		"ssh -o 'A=$HOME' -o \"B=`x`\"": {"ssh", "-o", "A=$HOME", "-o", "B=`x`"},
+	} {
+		s, err := ParseSSH(in)
+		if err != nil {
+			t.Errorf("ParseSSH(%q): %v", in, err)
+			continue
+		}
+		if !reflect.DeepEqual(s.Command, want) {
+			t.Errorf("ParseSSH(%q) = %q, want %q", in, s.Command, want)
+		}
+	}
+	for _, in := range []string{"", "   ", "ssh 'x", `ssh "x`} {
+		if s, err := ParseSSH(in); err == nil {
+			t.Errorf("ParseSSH(%q) = %q, want an error", in, s.Command)
+		}
+	}
+}
+
+func TestSSHArgs(t *testing.T) {
+	s, _ := ParseSSH("ssh -F cfg")
+	got, err := s.Args(Login{User: "u", Host: "h2", Port: 2222, Slots: 4}, "mrrun", "worker", "a b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"ssh", "-F", "cfg", "-T", "-o", "BatchMode=yes", "-p", "2222", "-l", "u", "--", "h2", "mrrun worker 'a b'"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Args = %q, want %q", got, want)
+	}
+	got, _ = SSH{}.Args(Login{Host: "h1"}, "true")
+	if want := []string{"ssh", "-T", "-o", "BatchMode=yes", "--", "h1", "true"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Args = %q, want %q", got, want)
+	}
+	if _, err := (SSH{}).Args(Login{Local: true}, "true"); err == nil {
+		t.Error("Args for the local machine: no error")
+	}
+	if _, err := (SSH{}).Args(Login{Host: "h"}, "a\x00"); err == nil {
+		t.Error("Args with a NUL: no error")
+	}
+}
+
+func TestUnameMatches(t *testing.T) {
+	for _, c := range []struct {
+		goos, goarch, uname string
+		want                bool
+	}{
+		{"linux", "amd64", "Linux x86_64", true},
+		{"linux", "amd64", "Linux x86_64\n", true},
+		{"linux", "arm64", "Linux aarch64", true},
+		{"linux", "amd64", "Linux aarch64", false},
+		{"linux", "arm", "Linux armv7l", true},
+		{"darwin", "arm64", "Darwin arm64", true},
+		{"linux", "amd64", "Darwin x86_64", false},
+		{"freebsd", "amd64", "FreeBSD amd64", true},
+		{"linux", "amd64", "", false},
+		{"linux", "amd64", "Linux", false},
+	} {
+		if got := unameMatches(c.goos, c.goarch, c.uname); got != c.want {
+			t.Errorf("unameMatches(%s, %s, %q) = %v", c.goos, c.goarch, c.uname, got)
+		}
+	}
+}
+
+// TestInstall ships the test binary (standing in for mrrun) to a lab
+// host: copied the first time, found the second, runnable there, and
+// another build goes beside it; the other host is untouched.
+func TestInstall(t *testing.T) {
+	lab := sshlabtest.Start(t, 2)
+	s := SSH{Command: lab.SSH()}
+	bin, err := Self()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	h1 := Login{Host: "h1"}
+	path, copied, err := s.Install(ctx, h1, bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !copied || !strings.HasSuffix(path, "/.cache/mrpipe/mrrun-"+bin.Sum) {
+		t.Fatalf("Install = %q, copied %v", path, copied)
+	}
+	if p2, copied, err := s.Install(ctx, h1, bin); err != nil || copied || p2 != path {
+		t.Fatalf("second Install = %q, copied %v, %v; want %q, not copied", p2, copied, err, path)
+	}
+	out, err := s.run(ctx, h1, nil, path, "argv-echo", "it's", "$x")
+	if err != nil || string(out) != "it's\x00$x\x00" {
+		t.Fatalf("running the installed binary: %q, %v", out, err)
+	}
+	if out := lab.Run(t, "h1", "ls -a ~/.cache/mrpipe; stat -c %a ~/.cache/mrpipe "+path); out != ".\n..\nmrrun-"+bin.Sum+"\n700\n700\n" {
+		t.Errorf("h1's cache after Install:\n%s", out)
+	}
+	if out := lab.Run(t, "h2", "ls -a ~/.cache/mrpipe 2>&1 || true"); !strings.Contains(out, "No such file") {
+		t.Errorf("h2's cache:\n%s", out)
+	}
+
+	// Another build: another name, copied beside the first.
+	other := filepath.Join(t.TempDir(), "other")
+	if err := os.WriteFile(other, []byte("#!/bin/sh\necho other build\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ob, err := NewBinary(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, copied, err := s.Install(ctx, h1, ob)
+	if err != nil || !copied || op == path {
+		t.Fatalf("Install of another build = %q, copied %v, %v", op, copied, err)
+	}
+	if out, err := s.run(ctx, h1, nil, op); err != nil || string(out) != "other build\n" {
+		t.Fatalf("running the other build: %q, %v", out, err)
+	}
+
+	// A copy that does not match its checksum is not installed.
+	bad := Binary{Path: other, Sum: strings.Repeat("0", 64)}
+	if p, _, err := s.Install(ctx, h1, bad); err == nil || !strings.Contains(err.Error(), "checksum") {
+		t.Errorf("Install with a wrong checksum = %q, %v; want a checksum error", p, err)
+	}
+	if out := lab.Run(t, "h1", "ls -a ~/.cache/mrpipe | grep -c mrrun"); out != "2\n" {
+		t.Errorf("h1's cache holds %s binaries, want 2 (and no temporary file)", out)
+	}
+}

@@ -36,6 +36,19 @@ func isTerminal(w io.Writer) bool {
 	return err == nil
 }
 
+// termWidth returns the width of the terminal w (0 when unknown).
+func termWidth(w io.Writer) int {
+	f, ok := w.(*os.File)
+	if !ok {
+		return 0
+	}
+	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+	if err != nil {
+		return 0
+	}
+	return int(ws.Col)
+}
+
 func newProgress(ctx context.Context, o *Options) progress {
 	w := o.Stderr
 	if w == nil {
@@ -45,7 +58,7 @@ func newProgress(ctx context.Context, o *Options) progress {
 	switch {
 	case o.Quiet || o.Progress == ProgressOff:
 		return &lines{w: w}
-	case tty:
+	case tty && termWidth(w) > 0:
 		return newBars(ctx, w, o.Name)
 	case o.Progress == ProgressOn:
 		return &lines{w: w, name: o.Name, show: true, start: time.Now()}
@@ -131,12 +144,14 @@ type bars struct {
 	p     *mpb.Progress
 	mu    sync.Mutex
 	bar   *mpb.Bar
-	tasks atomic.Int64
+	tasks *atomic.Int64
 	stopc chan struct{}
 	wg    sync.WaitGroup
 	all   []*mpb.Bar
-	// byTasks: the current bar counts tasks, not bytes.
+	// byTasks: the current bar counts tasks, not bytes; total is its
+	// total.
 	byTasks bool
+	total   int64
 }
 
 func newBars(ctx context.Context, w io.Writer, name string) *bars {
@@ -148,24 +163,28 @@ func (b *bars) phase(name string, tasks int, bytes int64, read func() int64, don
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.finishBar()
-	b.tasks.Store(int64(done))
+	// Each phase counts its own tasks.
+	count := new(atomic.Int64)
+	count.Store(int64(done))
+	b.tasks = count
+	byBytes := read != nil && bytes > 0
+	taskDecor := decor.Any(func(decor.Statistics) string {
+		return fmt.Sprintf("%d/%d tasks", count.Load(), tasks)
+	}, decor.WCSyncWidth)
+	var pre, app []decor.Decorator
+	pre = append(pre, decor.Name(fmt.Sprintf("%-7s", name)), taskDecor)
 	total := int64(tasks)
-	counter := decor.CountersNoUnit("%d/%d tasks", decor.WCSyncWidth)
-	if read != nil && bytes > 0 {
+	if byBytes {
 		total = bytes
-		counter = decor.Any(func(decor.Statistics) string {
-			return fmt.Sprintf("%d/%d tasks", b.tasks.Load(), tasks)
-		}, decor.WCSyncWidth)
+		pre = append(pre, decor.Name(" "), decor.CountersKibiByte("% .1f / % .1f", decor.WCSyncWidth))
+		app = append(app, decor.OnComplete(decor.AverageSpeed(decor.SizeB1024(0), "% .1f", decor.WC{W: 14}), "done"),
+			decor.Name(" "), decor.OnComplete(decor.AverageETA(decor.ET_STYLE_GO), ""))
+	} else {
+		app = append(app, decor.OnComplete(decor.Percentage(decor.WC{W: 5}), "done"))
 	}
-	bar := b.p.AddBar(max(total, 1),
-		mpb.PrependDecorators(decor.Name(fmt.Sprintf("%-7s", name)), counter),
-		mpb.AppendDecorators(
-			decor.OnComplete(decor.Percentage(decor.WC{W: 5}), "done"),
-			decor.Name(" "),
-			decor.OnComplete(decor.AverageETA(decor.ET_STYLE_GO), ""),
-		))
-	if read != nil && bytes > 0 {
-		bar.SetCurrent(min(read(), bytes))
+	bar := b.p.AddBar(max(total, 1), mpb.PrependDecorators(pre...), mpb.AppendDecorators(app...))
+	if byBytes {
+		bar.SetCurrent(min(read(), bytes-1))
 		b.wg.Add(1)
 		go func() {
 			defer b.wg.Done()
@@ -186,21 +205,23 @@ func (b *bars) phase(name string, tasks int, bytes int64, read func() int64, don
 	} else {
 		bar.SetCurrent(int64(done))
 	}
-	b.byTasks = read == nil || bytes <= 0
-	b.bar = bar
+	b.byTasks = !byBytes
+	b.bar, b.total = bar, max(total, 1)
 	b.all = append(b.all, bar)
 }
 
 // finishBar completes the current bar.
 func (b *bars) finishBar() {
 	if b.bar != nil && !b.bar.Completed() && !b.bar.Aborted() {
-		b.bar.SetTotal(-1, true)
+		b.bar.SetCurrent(b.total)
 	}
 }
 
 func (b *bars) taskDone() {
-	b.tasks.Add(1)
 	b.mu.Lock()
+	if b.tasks != nil {
+		b.tasks.Add(1)
+	}
 	if b.bar != nil && b.byTasks {
 		b.bar.Increment()
 	}

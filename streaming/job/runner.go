@@ -39,6 +39,10 @@ type MapTask struct {
 	Log    string `json:"log"`
 	// Read, when set, is advanced by the input bytes as they are read.
 	Read *atomic.Int64 `json:"-"`
+	// Input, when set, is what the commands are told about their input
+	// (map_input_file, …, failure reports) instead of Split: a remote
+	// worker maps a copy of the split's records.
+	Input *streaming.InputInfo `json:"input,omitempty"`
 }
 
 // ReduceTask is one attempt of a reduce task.
@@ -223,6 +227,9 @@ func (Local) RunMap(ctx context.Context, t *MapTask) (*Result, error) {
 		log = logf
 	}
 	info := streaming.InputInfo{Name: t.Split.Path, Start: t.Split.Start, Length: t.Split.Length, IsSplit: true}
+	if t.Input != nil {
+		info = *t.Input
+	}
 	task := streaming.Task{IsMap: true, Partition: t.Index, Attempt: t.Attempt, Input: info}
 
 	var write func([]byte) error

@@ -153,9 +153,13 @@ type settings struct {
 	minSplit       int64
 	mapsHint       int
 	markSuccess    bool
-	ignored        []string // -D keys mrrun does not read
-	files          []string // shipped files, absolute
+	ignored        []string  // -D keys mrrun does not read
+	files          []shipped // -file, -files
 }
+
+// shipped is a file shipped to the tasks' working directory: Path
+// (absolute) appears there as Name.
+type shipped struct{ Path, Name string }
 
 // ConfigError is a job that cannot run as given (exit status 2).
 type ConfigError struct{ Err error }
@@ -402,7 +406,13 @@ func resolve(o *Options) (*settings, error) {
 			if p == "" {
 				continue
 			}
-			p, _, _ = strings.Cut(p, "#")
+			p, name, _ := strings.Cut(p, "#")
+			if name == "" {
+				name = filepath.Base(p)
+			}
+			if strings.Contains(name, "/") || name == "." || name == ".." {
+				return nil, configErr("-files: invalid link name '%s'", name)
+			}
 			fi, err := os.Stat(p)
 			if err != nil {
 				return nil, configErr("-file: %s: %w", p, unwrapPath(err))
@@ -414,13 +424,13 @@ func resolve(o *Options) (*settings, error) {
 			if err != nil {
 				return nil, configErr("-file: %s: %w", p, err)
 			}
-			s.files = append(s.files, abs)
+			s.files = append(s.files, shipped{Path: abs, Name: name})
 		}
 	}
 	if len(s.files) > 0 {
-		sp.Mapper = unqualify(sp.Mapper, o.Files)
-		sp.Combiner = unqualify(sp.Combiner, o.Files)
-		sp.Reducer = unqualify(sp.Reducer, o.Files)
+		sp.Mapper = unqualify(sp.Mapper, o.Files, s.files)
+		sp.Combiner = unqualify(sp.Combiner, o.Files, s.files)
+		sp.Reducer = unqualify(sp.Reducer, o.Files, s.files)
 	}
 	return s, nil
 }
@@ -436,13 +446,19 @@ func contains(list []string, s string) bool {
 
 // unqualify rewrites a command whose program is one of the shipped files
 // to the file's bare name, found in the working directory, as Hadoop does.
-func unqualify(cmd string, files []string) string {
+func unqualify(cmd string, given []string, files []shipped) string {
 	prog, rest, _ := strings.Cut(cmd, " ")
-	for _, f := range files {
+	i := 0
+	for _, f := range given {
 		for _, p := range SplitList(f) {
+			if p == "" {
+				continue
+			}
 			p, _, _ = strings.Cut(p, "#")
-			if p != "" && prog == p && strings.Contains(prog, "/") {
-				return strings.TrimSpace("./" + filepath.Base(p) + " " + rest)
+			name := files[i].Name
+			i++
+			if prog == p && strings.Contains(prog, "/") {
+				return strings.TrimSpace("./" + name + " " + rest)
 			}
 		}
 	}

@@ -317,9 +317,9 @@ func (d *driver) prepareOutput() error {
 			return &ConfigError{Err: fmt.Errorf("-file: %w", err)}
 		}
 		for _, f := range d.s.files {
-			link := filepath.Join(dir, filepath.Base(f))
+			link := filepath.Join(dir, f.Name)
 			os.Remove(link)
-			if err := os.Symlink(f, link); err != nil {
+			if err := os.Symlink(f.Path, link); err != nil {
 				return &ConfigError{Err: fmt.Errorf("-file: %w", err)}
 			}
 		}

@@ -13,9 +13,13 @@ import (
 	"github.com/mrpipe/mrpipe/streaming/remote/sshlabtest"
 )
 
-// TestMain lets the test binary stand in for a remote program: run as
-// "argv-echo ARG..." it prints the ARGs, each ended by a NUL.
+// TestMain lets the test binary stand in for mrrun: run as "worker" it
+// is a worker; as "argv-echo ARG..." it prints the ARGs, each ended by a
+// NUL.
 func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "worker" {
+		os.Exit(WorkerMain(os.Args[2:]))
+	}
 	if len(os.Args) > 1 && os.Args[1] == "argv-echo" {
 		var b bytes.Buffer
 		for _, a := range os.Args[2:] {

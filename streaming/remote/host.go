@@ -1,0 +1,409 @@
+package remote
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ErrHostLost is the error of a request whose host was lost: its session
+// ended or its heartbeats stopped.
+var ErrHostLost = errors.New("host lost")
+
+// HostOptions configure a host's worker.
+type HostOptions struct {
+	SSH SSH
+	// Binary is shipped to the host and run as `BINARY worker`; the zero
+	// value means the running executable.
+	Binary Binary
+	// Timeout is how long the host may stay silent before it is lost;
+	// 0 means 30 seconds.
+	Timeout time.Duration
+	// Scratch is passed to the worker as --scratch when set.
+	Scratch string
+}
+
+// Host is a worker running on one host, over one ssh session (or as a
+// child process for the local machine).
+type Host struct {
+	Login Login
+	Hello helloMsg
+	// Copied says the binary was copied to the host.
+	Copied bool
+	// Done counts the task attempts the host finished successfully.
+	Done atomic.Int64
+
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	wire   *wire
+	stderr *tail
+	seen   atomic.Int64 // unix nanoseconds of the last frame
+	exited chan struct{}
+
+	mu     sync.Mutex
+	reqs   map[uint32]*hreq
+	nextID uint32
+	lost   chan struct{}
+	err    error
+	work   map[string]*workState
+}
+
+type hreq struct {
+	sink   *sink
+	log    *os.File
+	result chan resultMsg
+}
+
+type workState struct {
+	done chan struct{}
+	err  error
+}
+
+// Start starts a worker on l: it installs the binary there if needed
+// (ssh hosts) and waits for the worker's hello.
+func Start(ctx context.Context, l Login, o HostOptions) (*Host, error) {
+	bin := o.Binary
+	if bin.Path == "" {
+		var err error
+		if bin, err = Self(); err != nil {
+			return nil, err
+		}
+	}
+	h := &Host{Login: l, reqs: map[uint32]*hreq{}, lost: make(chan struct{}), exited: make(chan struct{}),
+		work: map[string]*workState{}, stderr: &tail{max: 4 << 10}}
+	args := []string{"worker"}
+	if o.Scratch != "" {
+		args = append(args, "--scratch", o.Scratch)
+	}
+	if l.Local {
+		h.cmd = exec.Command(bin.Path, args...)
+	} else {
+		path, copied, err := o.SSH.Install(ctx, l, bin)
+		if err != nil {
+			return nil, err
+		}
+		h.Copied = copied
+		sargs, err := o.SSH.Args(l, append([]string{path}, args...)...)
+		if err != nil {
+			return nil, err
+		}
+		h.cmd = exec.Command(sargs[0], sargs[1:]...)
+	}
+	h.cmd.Stderr = h.stderr
+	stdin, err := h.cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := h.cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := h.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("%s: %w", l.Name(), err)
+	}
+	h.stdin = stdin
+	h.wire = newWire(stdin)
+	h.seen.Store(time.Now().UnixNano())
+	r := bufio.NewReaderSize(stdout, 1<<20)
+	hello := make(chan error, 1)
+	go func() {
+		var buf []byte
+		fr, err := readFrame(r, &buf)
+		if err == nil && fr.typ != msgHello {
+			err = fmt.Errorf("protocol error: first frame %q", fr.typ)
+		}
+		if err == nil {
+			err = json.Unmarshal(fr.data, &h.Hello)
+		}
+		if err == nil && h.Hello.Version != protoVersion {
+			err = fmt.Errorf("worker speaks protocol %d, not %d", h.Hello.Version, protoVersion)
+		}
+		hello <- err
+		if err == nil {
+			h.read(r)
+		}
+	}()
+	go func() {
+		h.cmd.Wait()
+		close(h.exited)
+	}()
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	select {
+	case err = <-hello:
+	case <-ctx.Done():
+		err = context.Cause(ctx)
+	}
+	if err != nil {
+		h.kill()
+		<-h.exited
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			err = errors.New("the worker ended before it started")
+		}
+		return nil, fmt.Errorf("%s: %w%s", l.Name(), err, h.stderr.suffix())
+	}
+	go h.watch(timeout)
+	return h, nil
+}
+
+// Slots returns how many tasks the host runs at once.
+func (h *Host) Slots() int {
+	if h.Login.Slots > 0 {
+		return h.Login.Slots
+	}
+	if h.Hello.CPUs > 0 {
+		return h.Hello.CPUs
+	}
+	return 1
+}
+
+// Lost returns a channel closed when the host is lost, and Err why.
+func (h *Host) Lost() <-chan struct{} { return h.lost }
+
+// Err returns why the host was lost, or nil.
+func (h *Host) Err() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.err
+}
+
+func (h *Host) lose(err error) {
+	h.mu.Lock()
+	if h.err != nil {
+		h.mu.Unlock()
+		return
+	}
+	h.err = fmt.Errorf("%s: %w: %v%s", h.Login.Name(), ErrHostLost, err, h.stderr.suffix())
+	close(h.lost)
+	h.mu.Unlock()
+	h.kill()
+}
+
+func (h *Host) kill() {
+	if h.cmd.Process != nil {
+		h.cmd.Process.Kill()
+	}
+}
+
+// watch loses the host when it stays silent for timeout.
+func (h *Host) watch(timeout time.Duration) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.lost:
+			return
+		case <-t.C:
+			if silent := time.Since(time.Unix(0, h.seen.Load())); silent > timeout {
+				h.lose(fmt.Errorf("no heartbeat for %s", silent.Round(time.Second)))
+				return
+			}
+		}
+	}
+}
+
+// read dispatches the worker's frames until its output ends.
+func (h *Host) read(r *bufio.Reader) {
+	var buf []byte
+	for {
+		fr, err := readFrame(r, &buf)
+		if err != nil {
+			if err == io.EOF {
+				err = errors.New("session ended")
+			}
+			h.lose(err)
+			return
+		}
+		h.seen.Store(time.Now().UnixNano())
+		if fr.typ == msgBeat {
+			continue
+		}
+		h.mu.Lock()
+		q := h.reqs[fr.id]
+		h.mu.Unlock()
+		if q == nil {
+			continue // a cancelled request
+		}
+		switch fr.typ {
+		case msgFile, msgData, msgEnd:
+			if q.sink != nil {
+				q.sink.frame(fr)
+			}
+		case msgLog:
+			if q.log != nil {
+				q.log.Write(fr.data)
+			}
+		case msgResult:
+			var m resultMsg
+			if err := json.Unmarshal(fr.data, &m); err != nil {
+				m = resultMsg{Err: "protocol error: " + err.Error()}
+			}
+			q.result <- m
+		}
+	}
+}
+
+// request sends a request and returns its id; send sends its inputs.
+// The result comes when the worker is done, with the files it sent back
+// written under dir and its log appended to logPath.
+func (h *Host) request(ctx context.Context, typ byte, msg any, dir, logPath string, send func(id uint32) error) (resultMsg, error) {
+	q := &hreq{result: make(chan resultMsg, 1)}
+	if dir != "" {
+		q.sink = &sink{dir: dir}
+	}
+	if logPath != "" {
+		f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o666)
+		if err != nil {
+			return resultMsg{}, err
+		}
+		defer f.Close()
+		q.log = f
+	}
+	h.mu.Lock()
+	if h.err != nil {
+		err := h.err
+		h.mu.Unlock()
+		return resultMsg{}, err
+	}
+	h.nextID++
+	id := h.nextID
+	h.reqs[id] = q
+	h.mu.Unlock()
+	defer func() {
+		h.mu.Lock()
+		delete(h.reqs, id)
+		h.mu.Unlock()
+	}()
+	sendErr := make(chan error, 1)
+	go func() {
+		err := h.wire.sendJSON(typ, id, msg)
+		if err == nil && send != nil {
+			err = send(id)
+		}
+		if err == nil {
+			err = h.wire.send(msgStart, id, nil)
+		}
+		sendErr <- err
+	}()
+	var m resultMsg
+	select {
+	case m = <-q.result:
+	case <-h.lost:
+		return resultMsg{}, h.Err()
+	case <-ctx.Done():
+		h.wire.send(msgCancel, id, nil)
+		return resultMsg{}, context.Cause(ctx)
+	}
+	if err := <-sendErr; err != nil && m.Err == "" {
+		return m, fmt.Errorf("%s: %w", h.Login.Name(), err)
+	}
+	if m.Err != "" {
+		return m, errors.New(m.Err)
+	}
+	if q.sink != nil {
+		// The result frame follows the files: the sink is complete.
+		if err := q.sink.close(); err != nil {
+			return m, fmt.Errorf("%s: receiving the output: %w", h.Login.Name(), err)
+		}
+	}
+	return m, nil
+}
+
+// sendWork sends the files of a work directory once per host.
+func (h *Host) sendWork(ctx context.Context, dir string) error {
+	h.mu.Lock()
+	ws := h.work[dir]
+	first := ws == nil
+	if first {
+		ws = &workState{done: make(chan struct{})}
+		h.work[dir] = ws
+	}
+	h.mu.Unlock()
+	if !first {
+		select {
+		case <-ws.done:
+			return ws.err
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+	_, ws.err = h.request(ctx, msgWork, workMsg{Key: dir}, "", "", func(id uint32) error {
+		es, err := os.ReadDir(dir)
+		if err != nil {
+			return err
+		}
+		for _, e := range es {
+			// Shipped files may be symbolic links to the user's files.
+			if err := h.wire.sendFile(id, e.Name(), dirJoin(dir, e.Name()), nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if ws.err != nil {
+		h.mu.Lock()
+		delete(h.work, dir) // try again with the next task
+		h.mu.Unlock()
+	}
+	close(ws.done)
+	return ws.err
+}
+
+func dirJoin(dir, name string) string { return strings.TrimSuffix(dir, "/") + "/" + name }
+
+// Close ends the worker: its stdin is closed, so it stops its tasks,
+// removes its scratch directory and exits; after grace it is killed.
+func (h *Host) Close(grace time.Duration) error {
+	h.stdin.Close()
+	select {
+	case <-h.exited:
+	case <-time.After(grace):
+		h.kill()
+		<-h.exited
+	}
+	h.mu.Lock()
+	if h.err == nil {
+		h.err = fmt.Errorf("%s: %w: closed", h.Login.Name(), ErrHostLost)
+		close(h.lost)
+	}
+	h.mu.Unlock()
+	return nil
+}
+
+// tail keeps the last bytes written to it (a worker's stderr).
+type tail struct {
+	mu  sync.Mutex
+	max int
+	b   []byte
+}
+
+func (t *tail) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.b = append(t.b, p...)
+	if len(t.b) > t.max {
+		t.b = append([]byte(nil), t.b[len(t.b)-t.max:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tail) suffix() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := strings.TrimSpace(string(t.b))
+	if s == "" {
+		return ""
+	}
+	return " (stderr: " + s + ")"
+}

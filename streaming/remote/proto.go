@@ -1,0 +1,225 @@
+package remote
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// The driver and a worker talk over the worker's stdin and stdout (the
+// ssh session) in frames: a type byte, a request id and a length (both
+// big-endian uint32), then that many bytes. Files travel as a File frame
+// (JSON fileHeader), Data frames and an End frame; all frames of one
+// request carry its id, and frames of several requests interleave.
+const (
+	msgHello  = 'h' // worker: helloMsg, once, first
+	msgBeat   = 'b' // worker: heartbeat, every second
+	msgWork   = 'W' // driver: workMsg; its files follow, then Start
+	msgMap    = 'M' // driver: a map task (taskMsg); its input follows, then Start
+	msgReduce = 'R' // driver: a reduce task (taskMsg); its inputs follow, then Start
+	msgStart  = 'S' // driver: every input of the request has been sent
+	msgCancel = 'C' // driver: stop the request
+	msgFile   = 'F' // either: fileHeader, a file of the request begins
+	msgData   = 'D' // either: the current file's bytes
+	msgEnd    = 'E' // either: the current file is complete
+	msgLog    = 'L' // worker: bytes of the task's log
+	msgResult = 'r' // worker: resultMsg, the request is over
+)
+
+const (
+	protoVersion = 1
+	maxFrame     = 16 << 20
+	chunkSize    = 1 << 20
+)
+
+type helloMsg struct {
+	Version int    `json:"version"`
+	PID     int    `json:"pid"`
+	CPUs    int    `json:"cpus"`
+	Scratch string `json:"scratch"`
+}
+
+type workMsg struct {
+	// Key names the set of files (the driver's work directory).
+	Key string `json:"key"`
+}
+
+type resultMsg struct {
+	Counters json.RawMessage `json:"counters,omitempty"`
+	Bytes    int64           `json:"bytes"`
+	Err      string          `json:"err,omitempty"`
+}
+
+type fileHeader struct {
+	Name string      `json:"name"`
+	Mode os.FileMode `json:"mode"`
+}
+
+// wire writes frames; it may be used by several goroutines.
+type wire struct {
+	mu  sync.Mutex
+	w   *bufio.Writer
+	err error
+}
+
+func newWire(w io.Writer) *wire { return &wire{w: bufio.NewWriterSize(w, 64<<10)} }
+
+func (c *wire) send(typ byte, id uint32, data []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err != nil {
+		return c.err
+	}
+	var h [9]byte
+	h[0] = typ
+	binary.BigEndian.PutUint32(h[1:], id)
+	binary.BigEndian.PutUint32(h[5:], uint32(len(data)))
+	c.w.Write(h[:])
+	c.w.Write(data)
+	c.err = c.w.Flush()
+	return c.err
+}
+
+func (c *wire) sendJSON(typ byte, id uint32, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return c.send(typ, id, b)
+}
+
+// sendFile sends the file at path as name; onData sees each chunk's size.
+func (c *wire) sendFile(id uint32, name, path string, onData func(int)) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	return c.sendReader(id, name, fi.Mode().Perm(), f, onData)
+}
+
+func (c *wire) sendReader(id uint32, name string, mode os.FileMode, r io.Reader, onData func(int)) error {
+	if err := c.sendJSON(msgFile, id, fileHeader{Name: name, Mode: mode}); err != nil {
+		return err
+	}
+	buf := make([]byte, chunkSize)
+	for {
+		n, err := io.ReadFull(r, buf)
+		if n > 0 {
+			if serr := c.send(msgData, id, buf[:n]); serr != nil {
+				return serr
+			}
+			if onData != nil {
+				onData(n)
+			}
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return c.send(msgEnd, id, nil)
+}
+
+type frame struct {
+	typ  byte
+	id   uint32
+	data []byte
+}
+
+// readFrame reads one frame; data is valid until the next call.
+func readFrame(r *bufio.Reader, buf *[]byte) (frame, error) {
+	var h [9]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return frame{}, err
+	}
+	n := binary.BigEndian.Uint32(h[5:])
+	if n > maxFrame {
+		return frame{}, fmt.Errorf("protocol error: frame of %d bytes", n)
+	}
+	if cap(*buf) < int(n) {
+		*buf = make([]byte, n)
+	}
+	data := (*buf)[:n]
+	if _, err := io.ReadFull(r, data); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return frame{}, err
+	}
+	return frame{typ: h[0], id: binary.BigEndian.Uint32(h[1:]), data: data}, nil
+}
+
+// sink writes the files of one request under dir. After an error it
+// drops the rest and keeps the first error.
+type sink struct {
+	dir string
+	f   *os.File
+	err error
+	n   int64 // bytes written
+}
+
+func (s *sink) frame(fr frame) {
+	if s.err != nil {
+		return
+	}
+	switch fr.typ {
+	case msgFile:
+		var h fileHeader
+		if err := json.Unmarshal(fr.data, &h); err != nil {
+			s.err = err
+			return
+		}
+		if !filepath.IsLocal(h.Name) {
+			s.err = fmt.Errorf("protocol error: file name %q", h.Name)
+			return
+		}
+		p := filepath.Join(s.dir, h.Name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			s.err = err
+			return
+		}
+		mode := h.Mode.Perm() & 0o700
+		if mode == 0 {
+			mode = 0o600
+		}
+		s.f, s.err = os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	case msgData:
+		if s.f == nil {
+			s.err = errors.New("protocol error: data outside a file")
+			return
+		}
+		_, s.err = s.f.Write(fr.data)
+		s.n += int64(len(fr.data))
+	case msgEnd:
+		if s.f == nil {
+			s.err = errors.New("protocol error: end outside a file")
+			return
+		}
+		s.err = s.f.Close()
+		s.f = nil
+	}
+}
+
+func (s *sink) close() error {
+	if s.f != nil {
+		s.f.Close()
+		s.f = nil
+		if s.err == nil {
+			s.err = errors.New("protocol error: file not ended")
+		}
+	}
+	return s.err
+}

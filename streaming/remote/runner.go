@@ -1,0 +1,306 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mrpipe/mrpipe/shuffle"
+	"github.com/mrpipe/mrpipe/split"
+	"github.com/mrpipe/mrpipe/streaming"
+	"github.com/mrpipe/mrpipe/streaming/job"
+)
+
+// MaxHostFailures is the number of failed attempts after which a host
+// is excluded for the job.
+const MaxHostFailures = 3
+
+// Runner runs a job's tasks on hosts (a job.Runner). It relays data
+// through the driver: a map task's split goes to the host and its output
+// comes back to the task's directory; a reduce task gets its partition
+// of every map output from the driver and sends its output back. So a
+// lost host loses only its running attempts, which the job retries,
+// preferably on another host.
+type Runner struct {
+	hosts  []*Host
+	warn   io.Writer
+	closed atomic.Bool
+
+	mu       sync.Mutex
+	busy     map[*Host]int
+	failures map[*Host]int
+	excluded map[*Host]bool
+	last     map[string]*Host // task → host of its last failed attempt
+	changed  chan struct{}    // closed and replaced when a slot frees
+}
+
+var _ job.Runner = (*Runner)(nil)
+
+// Dial starts a worker on every login, in parallel. Hosts that cannot be
+// reached are reported on warn and left out; Dial fails only when none
+// can be.
+func Dial(ctx context.Context, logins []Login, o HostOptions, warn io.Writer) (*Runner, error) {
+	if warn == nil {
+		warn = io.Discard
+	}
+	hosts := make([]*Host, len(logins))
+	errs := make([]error, len(logins))
+	var wg sync.WaitGroup
+	for i, l := range logins {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			hosts[i], errs[i] = Start(ctx, l, o)
+		}()
+	}
+	wg.Wait()
+	r := &Runner{warn: warn, busy: map[*Host]int{}, failures: map[*Host]int{}, excluded: map[*Host]bool{},
+		last: map[string]*Host{}, changed: make(chan struct{})}
+	var first error
+	for i, h := range hosts {
+		if errs[i] != nil {
+			fmt.Fprintf(warn, "mrrun: warning: leaving out %s: %v\n", logins[i].Name(), errs[i])
+			if first == nil {
+				first = errs[i]
+			}
+			continue
+		}
+		r.hosts = append(r.hosts, h)
+	}
+	if len(r.hosts) == 0 {
+		return nil, fmt.Errorf("no host can run tasks: %w", first)
+	}
+	for _, h := range r.hosts {
+		go func() {
+			<-h.Lost()
+			if err := h.Err(); err != nil && !r.closing() {
+				fmt.Fprintf(warn, "mrrun: warning: %v\n", err)
+			}
+			r.signal()
+		}()
+	}
+	return r, nil
+}
+
+// Hosts returns the hosts that started.
+func (r *Runner) Hosts() []*Host { return r.hosts }
+
+// Slots returns the number of tasks all hosts run at once.
+func (r *Runner) Slots() int {
+	n := 0
+	for _, h := range r.hosts {
+		n += h.Slots()
+	}
+	return n
+}
+
+func (r *Runner) closing() bool { return r.closed.Load() }
+
+// Close ends every worker; each removes its scratch directory.
+func (r *Runner) Close() error {
+	r.closed.Store(true)
+	var wg sync.WaitGroup
+	for _, h := range r.hosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h.Close(30 * time.Second)
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+func (r *Runner) signal() {
+	r.mu.Lock()
+	close(r.changed)
+	r.changed = make(chan struct{})
+	r.mu.Unlock()
+}
+
+// acquire picks a host with a free slot, not excluded nor lost,
+// avoiding the host of the task's last failed attempt when another has
+// room.
+func (r *Runner) acquire(ctx context.Context, task string) (*Host, error) {
+	for {
+		r.mu.Lock()
+		avoid := r.last[task]
+		var pick, fallback *Host
+		alive := 0
+		for _, h := range r.hosts {
+			if r.excluded[h] || h.Err() != nil {
+				continue
+			}
+			alive++
+			if r.busy[h] >= h.Slots() {
+				continue
+			}
+			if h == avoid {
+				fallback = h
+				continue
+			}
+			if pick == nil || r.busy[h]*pick.Slots() < r.busy[pick]*h.Slots() {
+				pick = h
+			}
+		}
+		if pick == nil {
+			pick = fallback
+		}
+		if pick != nil {
+			r.busy[pick]++
+			r.mu.Unlock()
+			return pick, nil
+		}
+		ch := r.changed
+		r.mu.Unlock()
+		if alive == 0 {
+			return nil, errors.New("no host left to run tasks (all lost or excluded)")
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		}
+	}
+}
+
+func (r *Runner) release(h *Host, task string, err error, ctx context.Context) {
+	r.mu.Lock()
+	r.busy[h]--
+	if err != nil && ctx.Err() == nil {
+		r.last[task] = h
+		if !errors.Is(err, ErrHostLost) {
+			r.failures[h]++
+			if r.failures[h] >= MaxHostFailures && !r.excluded[h] {
+				r.excluded[h] = true
+				fmt.Fprintf(r.warn, "mrrun: warning: %s failed %d attempts; excluded for this job\n", h.Login.Name(), r.failures[h])
+			}
+		}
+	} else if err == nil {
+		delete(r.last, task)
+		h.Done.Add(1)
+	}
+	r.mu.Unlock()
+	r.signal()
+}
+
+// RunMap runs a map task attempt on a host: the split's records are sent
+// to it and its output files come back into t.Dir.
+func (r *Runner) RunMap(ctx context.Context, t *job.MapTask) (*job.Result, error) {
+	key := "m" + strconv.Itoa(t.Index)
+	h, err := r.acquire(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	res, err := r.runMap(ctx, h, t)
+	r.release(h, key, err, ctx)
+	return res, err
+}
+
+func (r *Runner) runMap(ctx context.Context, h *Host, t *job.MapTask) (*job.Result, error) {
+	if t.Spec.WorkDir != "" {
+		if err := h.sendWork(ctx, t.Spec.WorkDir); err != nil {
+			return nil, err
+		}
+	}
+	in, err := split.OpenDelim(t.Split, t.Spec.Proto.Terminator())
+	if err != nil {
+		return nil, &streaming.InputError{Err: fmt.Errorf("cannot read: %w", err)}
+	}
+	defer in.Close()
+	msg := *t
+	if msg.Input == nil {
+		msg.Input = &streaming.InputInfo{Name: t.Split.Path, Start: t.Split.Start, Length: t.Split.Length, IsSplit: true}
+	}
+	m, err := h.request(ctx, msgMap, &msg, t.Dir, t.Log, func(id uint32) error {
+		return h.wire.sendReader(id, "input", 0o600, ctxReader{ctx, in}, func(n int) {
+			if t.Read != nil {
+				t.Read.Add(int64(n))
+			}
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return result(m)
+}
+
+// RunReduce runs a reduce task attempt on a host: partition p of every
+// map output (part file and manifest) is sent to it and its output comes
+// back as t.Output.
+func (r *Runner) RunReduce(ctx context.Context, t *job.ReduceTask) (*job.Result, error) {
+	key := "r" + strconv.Itoa(t.Partition)
+	h, err := r.acquire(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	res, err := r.runReduce(ctx, h, t)
+	r.release(h, key, err, ctx)
+	return res, err
+}
+
+func (r *Runner) runReduce(ctx context.Context, h *Host, t *job.ReduceTask) (*job.Result, error) {
+	if t.Spec.WorkDir != "" {
+		if err := h.sendWork(ctx, t.Spec.WorkDir); err != nil {
+			return nil, err
+		}
+	}
+	m, err := h.request(ctx, msgReduce, t, filepath.Dir(t.Output), t.Log, func(id uint32) error {
+		for i, d := range t.Maps {
+			if err := ctx.Err(); err != nil {
+				return context.Cause(ctx)
+			}
+			pt, err := shuffle.FindPart(d, t.Partition)
+			if err != nil {
+				return err
+			}
+			sub := "m" + strconv.Itoa(i) + "/"
+			if err := h.wire.sendFile(id, sub+shuffle.ManifestName, filepath.Join(d, shuffle.ManifestName), nil); err != nil {
+				return err
+			}
+			if _, err := os.Stat(pt.Path); err == nil {
+				if err := h.wire.sendFile(id, sub+filepath.Base(pt.Path), pt.Path, nil); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return result(m)
+}
+
+func result(m resultMsg) (*job.Result, error) {
+	res := &job.Result{Bytes: m.Bytes, Counters: streaming.NewCounters()}
+	if len(m.Counters) > 0 {
+		cs, err := streaming.ReadJSON(bytes.NewReader(m.Counters))
+		if err != nil {
+			return nil, fmt.Errorf("protocol error: counters: %w", err)
+		}
+		res.Counters = cs
+	}
+	return res, nil
+}
+
+// ctxReader stops reading when ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, context.Cause(c.ctx)
+	}
+	return c.r.Read(p)
+}

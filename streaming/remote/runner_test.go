@@ -1,0 +1,282 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mrpipe/mrpipe/streaming"
+	"github.com/mrpipe/mrpipe/streaming/job"
+	"github.com/mrpipe/mrpipe/streaming/remote/sshlabtest"
+)
+
+// genInput writes a few files of pseudo-random words, one with a space
+// and a quote in its name, one without a final newline.
+func genInput(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	x := uint32(7)
+	next := func() uint32 { x = x*1664525 + 1013904223; return x >> 8 }
+	for f, name := range []string{"a.txt", "it's b.txt", "c.txt"} {
+		var b bytes.Buffer
+		for i := 0; i < 3000; i++ {
+			for j := uint32(0); j < 1+next()%6; j++ {
+				if j > 0 {
+					b.WriteByte(' ')
+				}
+				for c := uint32(0); c < 1+next()%3; c++ {
+					b.WriteByte(byte('a' + next()%6))
+				}
+			}
+			b.WriteByte('\n')
+		}
+		if f == 2 {
+			b.WriteString("last line without newline")
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// jobs are run locally and through a Runner; their outputs must match.
+var jobs = []struct {
+	name string
+	o    job.Options
+}{
+	{"wordcount", job.Options{
+		Mapper:         `awk '{for (i = 1; i <= NF; i++) print $i "\t1"}'`,
+		Combiner:       "sum",
+		Reducer:        "sum",
+		NumReduceTasks: 3,
+	}},
+	// The mapper is a shipped script using map_input_file; the reducer a
+	// command.
+	{"index", job.Options{
+		Mapper:         "index.sh",
+		Reducer:        `awk -F '\t' '$1 != k {if (NR > 1) print k "\t" v; k = $1; v = ""} {v = v " " $2} END {print k "\t" v}'`,
+		NumReduceTasks: 2,
+		Files:          []string{"index.sh"},
+	}},
+	{"maponly", job.Options{
+		Mapper:  "tr a-z A-Z",
+		Reducer: "NONE",
+	}},
+}
+
+const indexScript = `#!/bin/sh
+exec awk -v f="${map_input_file##*/}" '{for (i = 1; i <= NF; i++) print $i "\t" f}'
+`
+
+func runJob(t *testing.T, in, out string, o job.Options, r job.Runner, parallel int) map[string]string {
+	t.Helper()
+	script := filepath.Join(t.TempDir(), "index.sh")
+	if err := os.WriteFile(script, []byte(indexScript), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range o.Files {
+		if f == "index.sh" {
+			o.Files = append([]string(nil), o.Files...)
+			o.Files[i] = script
+		}
+	}
+	o.Inputs = []string{in}
+	o.Output = out
+	o.Conf = append(o.Conf, streaming.KV{Key: "mapreduce.input.fileinputformat.split.maxsize", Value: "12000"})
+	o.Runner = r
+	o.Parallel = parallel
+	var stderr bytes.Buffer
+	o.Stderr, o.Name, o.Progress = &stderr, "mrrun", job.ProgressOff
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	if _, err := job.Run(ctx, &o); err != nil {
+		t.Fatalf("job: %v\n%s", err, stderr.String())
+	}
+	parts := map[string]string{}
+	es, err := os.ReadDir(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range es {
+		if strings.HasPrefix(e.Name(), "part-") {
+			b, err := os.ReadFile(filepath.Join(out, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			parts[e.Name()] = string(b)
+		}
+	}
+	if len(parts) == 0 {
+		t.Fatalf("no part files in %s", out)
+	}
+	return parts
+}
+
+func compareRunner(t *testing.T, r *Runner) {
+	in := genInput(t)
+	for _, j := range jobs {
+		t.Run(j.name, func(t *testing.T) {
+			want := runJob(t, in, filepath.Join(t.TempDir(), "local"), j.o, nil, 2)
+			got := runJob(t, in, filepath.Join(t.TempDir(), "remote"), j.o, r, r.Slots())
+			if len(got) != len(want) {
+				t.Fatalf("%d part files, want %d", len(got), len(want))
+			}
+			for name, w := range want {
+				if got[name] != w {
+					t.Errorf("%s differs from the local job's (%d bytes, want %d)", name, len(got[name]), len(w))
+				}
+			}
+			if j.name == "index" && !strings.Contains(sortedParts(got), "it's b.txt") {
+				t.Errorf("the index does not name the input file \"it's b.txt\"")
+			}
+		})
+	}
+}
+
+// TestRunnerLocalWorker runs jobs on a worker that is a child process
+// (the ":" login): the protocol without ssh.
+func TestRunnerLocalWorker(t *testing.T) {
+	scratch := t.TempDir()
+	ls, _ := ParseLogins("3/:")
+	r, err := Dial(context.Background(), ls, HostOptions{Scratch: scratch}, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	compareRunner(t, r)
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if es, _ := os.ReadDir(scratch); len(es) != 0 {
+		t.Errorf("scratch not empty after Close: %v", es)
+	}
+}
+
+// TestRunnerLab runs the jobs on three lab hosts over ssh.
+func TestRunnerLab(t *testing.T) {
+	lab := sshlabtest.Start(t, 3)
+	ls, err := ParseLogins(strings.Join(lab.Hosts, ","))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Dial(context.Background(), ls, HostOptions{SSH: SSH{Command: lab.SSH()}}, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range r.Hosts() {
+		if !h.Copied {
+			t.Errorf("%s: binary not copied to a fresh host", h.Login.Name())
+		}
+	}
+	compareRunner(t, r)
+	for _, h := range r.Hosts() {
+		if h.Done.Load() == 0 {
+			t.Errorf("%s ran no task", h.Login.Name())
+		}
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range lab.Hosts {
+		// No worker and no scratch directory remain.
+		if out := lab.Run(t, h, "ls -A /tmp; ps -eo args | grep -c '^[^ ]*/mrpipe/mrrun-[0-9a-f]* worker' || true"); out != "0\n" {
+			t.Errorf("%s after Close: %q", h, out)
+		}
+	}
+}
+
+// TestRunnerHostLost kills one host's worker (kill -9) while it runs a
+// map task: the job completes elsewhere with the same output.
+func TestRunnerHostLost(t *testing.T) {
+	lab := sshlabtest.Start(t, 3)
+	ls, _ := ParseLogins(strings.Join(lab.Hosts, ","))
+	var warn bytes.Buffer
+	r, err := Dial(context.Background(), ls, HostOptions{SSH: SSH{Command: lab.SSH()}}, &syncWriter{w: &warn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var victim *Host
+	for _, h := range r.Hosts() {
+		if h.Login.Host == "h2" {
+			victim = h
+		}
+	}
+	// On h2 only, the mapper says it started and then waits until the
+	// test releases it.
+	lab.Run(t, "h2", "touch "+lab.Scratch+"/hold")
+	o := job.Options{
+		Mapper:         fmt.Sprintf(`if [ -e %[1]s/hold ]; then touch %[1]s/started; i=0; while [ ! -e %[1]s/release ] && [ $i -lt 3000 ]; do sleep 0.1; i=$((i+1)); done; fi; cat`, lab.Scratch),
+		Reducer:        "NONE",
+		NumReduceTasks: 0,
+	}
+	in := genInput(t)
+	want := runJob(t, in, filepath.Join(t.TempDir(), "local"), job.Options{Reducer: "NONE"}, nil, 2)
+
+	killed := make(chan error, 1)
+	go func() {
+		deadline := time.Now().Add(5 * time.Minute)
+		for time.Now().Before(deadline) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			err := lab.Command(ctx, "h2", "test -e "+lab.Scratch+"/started").Run()
+			cancel()
+			if err == nil {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				out, err := lab.Command(ctx, "h2", fmt.Sprintf("kill -9 %d", victim.Hello.PID)).CombinedOutput()
+				cancel()
+				if err != nil {
+					err = fmt.Errorf("kill: %v: %s", err, out)
+				}
+				killed <- err
+				return
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		killed <- fmt.Errorf("the mapper never started on h2")
+	}()
+	got := runJob(t, in, filepath.Join(t.TempDir(), "remote"), o, r, r.Slots())
+	if err := <-killed; err != nil {
+		t.Fatal(err)
+	}
+	lab.Run(t, "h2", "touch "+lab.Scratch+"/release")
+	if victim.Err() == nil {
+		t.Error("h2 was not lost")
+	}
+	if w := warn.String(); strings.Count(w, "warning") != 1 || !strings.Contains(w, "h2: host lost") {
+		t.Errorf("warnings: %q, want one about h2", w)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d part files, want %d", len(got), len(want))
+	}
+	for name, w := range want {
+		if got[name] != w {
+			t.Errorf("%s differs from the local job's", name)
+		}
+	}
+}
+
+func sortedParts(parts map[string]string) string {
+	var b strings.Builder
+	for _, p := range parts {
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}

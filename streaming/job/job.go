@@ -112,6 +112,7 @@ type driver struct {
 	readMap atomic.Int64
 	running sync.Map // *atomic.Int64 -> struct{}
 	msgs    io.Writer
+	lock    *os.File
 	// reusedEntries are the journal's finished map tasks (--resume).
 	reusedEntries []journalEntry
 }
@@ -146,6 +147,8 @@ func Run(ctx context.Context, o *Options) (*Report, error) {
 	if len(s.ignored) > 0 && !o.Quiet {
 		d.warnf("warning: -D properties exported to the tasks but not read by %s: %s", o.Name, strings.Join(s.ignored, ", "))
 	}
+	defer d.lock.Close()
+	defer d.journal.Close()
 	d.prog = newProgress(ctx, o)
 	err = d.run(ctx)
 	d.prog.stop()
@@ -279,7 +282,9 @@ func (d *driver) prepareOutput() error {
 		lock.Close()
 		return configErr("output directory %s is in use by another job", o.Output)
 	}
-	// The lock is held until the process exits (the file stays open).
+	// The lock is held while the driver runs (and by the kernel until the
+	// process exits, if it dies).
+	d.lock = lock
 	d.mapDone = make([]bool, len(d.splits))
 	fp := d.fingerprint()
 	var reused []journalEntry

@@ -47,10 +47,17 @@ timed() {
 	awk '{ printf "%.3f %.3f\n", $1, $2 + $3 }' "$tf"
 }
 
-# median CMD...: runs it RUNS times; prints "median_wall median_cpu".
+# median [-clean DIR] CMD...: runs it RUNS times, removing DIR (an output
+# directory) before each run, untimed, so a run does not pay for freeing
+# the previous run's files; prints "median_wall median_cpu".
 median() {
-	local walls=() cpus=() w c
+	local walls=() cpus=() w c clean=
+	if [ "$1" = -clean ]; then
+		clean=$2
+		shift 2
+	fi
 	for ((i = 0; i < RUNS; i++)); do
+		[ -z "$clean" ] || rm -rf "$clean"
 		read -r w c < <(timed "$@")
 		walls+=("$w")
 		cpus+=("$c")
@@ -71,12 +78,12 @@ echo "bench-stream: SIZE=$SIZE, median of $RUNS, $(nproc) cores, load before: $(
 
 # (a) the map side of a job against its mapper alone.
 MAPPER='{print $7"\t1"}'
-read -r am_w am_c < <(median "$BIN/mrmap" -R 8 -o "$WORK/a.out" --combiner sum "$WORK/logs" -- mawk "$MAPPER")
+read -r am_w am_c < <(median -clean "$WORK/a.out" "$BIN/mrmap" -R 8 -o "$WORK/a.out" --combiner sum "$WORK/logs" -- mawk "$MAPPER")
 read -r aw_w aw_c < <(median mawk "$MAPPER" "$WORK/logs")
 
 # (b) partitioning throughput.
 kvbytes=$(stat -c %s "$WORK/kv")
-read -r b_w b_c < <(median "$BIN/mrpart" -R 8 -o "$WORK/b.out" "$WORK/kv")
+read -r b_w b_c < <(median -clean "$WORK/b.out" "$BIN/mrpart" -R 8 -o "$WORK/b.out" "$WORK/kv")
 b_mbs=$(awk -v n="$kvbytes" -v t="$b_w" 'BEGIN { printf "%.0f", n / t / 1e6 }')
 
 # (c) the reduce side: merge partition 0 of 4 map outputs and sum per key.

@@ -41,14 +41,22 @@ func TextHash(key []byte) int32 {
 // fastMod computes a % d for 32-bit a and a fixed d > 0 without a
 // division (Lemire, Kaser and Kurz, "Faster remainder by direct
 // computation", 2019).
+// A power of two d is a mask.
 type fastMod struct {
-	m uint64
-	d uint64
+	m    uint64
+	d    uint64
+	mask uint32
+	pow2 bool
 }
 
-func newFastMod(d int) fastMod { return fastMod{m: ^uint64(0)/uint64(d) + 1, d: uint64(d)} }
+func newFastMod(d int) fastMod {
+	return fastMod{m: ^uint64(0)/uint64(d) + 1, d: uint64(d), mask: uint32(d - 1), pow2: d&(d-1) == 0}
+}
 
 func (f fastMod) mod(a uint32) int {
+	if f.pow2 {
+		return int(a & f.mask)
+	}
 	hi, _ := bits.Mul64(f.m*uint64(a), f.d)
 	return int(hi)
 }

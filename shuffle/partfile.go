@@ -39,9 +39,12 @@ func createPart(dir string, p int, compress bool, concurrency, bufSize int) (*pa
 		return nil, fmt.Errorf("create %s: %w", filepath.Join(dir, name), unwrapPath(err))
 	}
 	pf := &partFile{p: p, path: filepath.Join(dir, name), f: f}
-	pf.bw = bufio.NewWriterSize(diskCounter{f, &pf.diskSize}, bufSize)
 	if compress {
-		pf.enc = s2.NewWriter(pf.bw, s2.WriterConcurrency(concurrency), s2.WriterBlockSize(s2BlockSize))
+		// The encoder writes whole blocks: no buffer between it and the
+		// file.
+		pf.enc = s2.NewWriter(diskCounter{f, &pf.diskSize}, s2.WriterConcurrency(concurrency), s2.WriterBlockSize(s2BlockSize))
+	} else {
+		pf.bw = bufio.NewWriterSize(diskCounter{f, &pf.diskSize}, bufSize)
 	}
 	return pf, nil
 }
@@ -88,8 +91,7 @@ func (pf *partFile) finish() (PartInfo, error) {
 	var err error
 	if pf.enc != nil {
 		err = pf.enc.Close()
-	}
-	if err == nil {
+	} else {
 		err = pf.bw.Flush()
 	}
 	if cerr := pf.f.Close(); err == nil {

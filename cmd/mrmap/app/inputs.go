@@ -133,7 +133,7 @@ type stdinInput struct {
 }
 
 func (s stdinInput) Read(p []byte) (int, error) { return s.f.Read(p) }
-func (s stdinInput) Close() error              { return nil }
+func (s stdinInput) Close() error               { return nil }
 
 func (s stdinInput) DirectRange() (string, int64, int64, bool) {
 	fi, err := s.f.Stat()

@@ -39,11 +39,12 @@ BIN=$WORK/bin
 mkdir -p "$BIN"
 go build -o "$BIN/" ./cmd/... ./scripts/gen
 
-# timed CMD...: runs CMD once (stdout to /dev/null); prints "wall cpu"
-# where cpu is user+sys of CMD and its children.
+# timed CMD...: runs CMD once (stdin from $STDIN, default /dev/null;
+# stdout to /dev/null); prints "wall cpu" where cpu is user+sys of CMD
+# and its children.
 timed() {
 	local tf=$WORK/time.out
-	/usr/bin/time -o "$tf" -f '%e %U %S' "$@" >/dev/null
+	/usr/bin/time -o "$tf" -f '%e %U %S' "$@" <"${STDIN:-/dev/null}" >/dev/null
 	awk '{ printf "%.3f %.3f\n", $1, $2 + $3 }' "$tf"
 }
 
@@ -78,8 +79,8 @@ echo "bench-stream: SIZE=$SIZE, median of $RUNS, $(nproc) cores, load before: $(
 
 # (a) the map side of a job against its mapper alone.
 MAPPER='{print $7"\t1"}'
-read -r am_w am_c < <(median -clean "$WORK/a.out" "$BIN/mrmap" -R 8 -o "$WORK/a.out" --combiner sum "$WORK/logs" -- mawk "$MAPPER")
-read -r aw_w aw_c < <(median mawk "$MAPPER" "$WORK/logs")
+read -r am_w am_c < <(STDIN=$WORK/logs median -clean "$WORK/a.out" "$BIN/mrmap" -R 8 -o "$WORK/a.out" --combiner sum -- mawk "$MAPPER")
+read -r aw_w aw_c < <(STDIN=$WORK/logs median mawk "$MAPPER")
 
 # (b) partitioning throughput.
 kvbytes=$(stat -c %s "$WORK/kv")

@@ -9,9 +9,11 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -49,6 +51,10 @@ type Host struct {
 	seen   atomic.Int64 // unix nanoseconds of the last frame
 	exited chan struct{}
 
+	ssh     SSH
+	closing atomic.Bool
+	cleaned sync.WaitGroup
+
 	mu     sync.Mutex
 	reqs   map[uint32]*hreq
 	nextID uint32
@@ -78,7 +84,7 @@ func Start(ctx context.Context, l Login, o HostOptions) (*Host, error) {
 			return nil, err
 		}
 	}
-	h := &Host{Login: l, reqs: map[uint32]*hreq{}, lost: make(chan struct{}), exited: make(chan struct{}),
+	h := &Host{Login: l, ssh: o.SSH, reqs: map[uint32]*hreq{}, lost: make(chan struct{}), exited: make(chan struct{}),
 		work: map[string]*workState{}, stderr: &tail{max: 4 << 10}}
 	args := []string{"worker"}
 	if o.Scratch != "" {
@@ -86,6 +92,8 @@ func Start(ctx context.Context, l Login, o HostOptions) (*Host, error) {
 	}
 	if l.Local {
 		h.cmd = exec.Command(bin.Path, args...)
+		// A session of its own, as over ssh, for cleanup.
+		h.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	} else {
 		path, copied, err := o.SSH.Install(ctx, l, bin)
 		if err != nil {
@@ -188,6 +196,41 @@ func (h *Host) lose(err error) {
 	close(h.lost)
 	h.mu.Unlock()
 	h.kill()
+	if !h.closing.Load() && h.Hello.SID > 1 {
+		h.cleaned.Add(1)
+		go func() {
+			defer h.cleaned.Done()
+			h.cleanup()
+		}()
+	}
+}
+
+// cleanupScript kills every process of session $1 (the lost worker and
+// the commands it started) and removes the scratch directory $2.
+const cleanupScript = `sid=$1 scratch=$2
+for s in /proc/[0-9]*/stat; do
+	read -r line <"$s" 2>/dev/null || continue
+	set -- ${line##*) }
+	if [ "$4" = "$sid" ]; then
+		p=${s#/proc/}
+		kill -9 "${p%/stat}" 2>/dev/null
+	fi
+done
+case $scratch in
+*/mrpipe-worker-*) rm -rf -- "$scratch" ;;
+esac`
+
+// cleanup removes what a lost worker left on its host, if the host can
+// still be reached: its processes and its scratch directory.
+func (h *Host) cleanup() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	sid, scratch := strconv.Itoa(h.Hello.SID), h.Hello.Scratch
+	if h.Login.Local {
+		exec.CommandContext(ctx, "sh", "-c", cleanupScript, "mrpipe", sid, scratch).Run()
+		return
+	}
+	h.ssh.run(ctx, h.Login, nil, "sh", "-c", cleanupScript, "mrpipe", sid, scratch)
 }
 
 func (h *Host) kill() {
@@ -365,6 +408,8 @@ func dirJoin(dir, name string) string { return strings.TrimSuffix(dir, "/") + "/
 // Close ends the worker: its stdin is closed, so it stops its tasks,
 // removes its scratch directory and exits; after grace it is killed.
 func (h *Host) Close(grace time.Duration) error {
+	h.closing.Store(true)
+	defer h.cleaned.Wait()
 	h.stdin.Close()
 	select {
 	case <-h.exited:

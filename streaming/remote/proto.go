@@ -39,8 +39,11 @@ const (
 )
 
 type helloMsg struct {
-	Version int    `json:"version"`
-	PID     int    `json:"pid"`
+	Version int `json:"version"`
+	PID     int `json:"pid"`
+	// SID is the worker's session: every process of its ssh session, and
+	// so every command it started, belongs to it.
+	SID     int    `json:"sid"`
 	CPUs    int    `json:"cpus"`
 	Scratch string `json:"scratch"`
 }

@@ -209,11 +209,11 @@ func TestRunnerHostLost(t *testing.T) {
 			victim = h
 		}
 	}
-	// On h2 only, the mapper says it started and then waits until the
-	// test releases it.
+	// On h2 only, the mapper says it started and then waits (until it
+	// is killed).
 	lab.Run(t, "h2", "touch "+lab.Scratch+"/hold")
 	o := job.Options{
-		Mapper:         fmt.Sprintf(`if [ -e %[1]s/hold ]; then touch %[1]s/started; i=0; while [ ! -e %[1]s/release ] && [ $i -lt 3000 ]; do sleep 0.1; i=$((i+1)); done; fi; cat`, lab.Scratch),
+		Mapper:         fmt.Sprintf(`if [ -e %[1]s/hold ]; then echo $$ >%[1]s/started; i=0; while [ $i -lt 3000 ]; do sleep 0.1; i=$((i+1)); done; fi; cat`, lab.Scratch),
 		Reducer:        "NONE",
 		NumReduceTasks: 0,
 	}
@@ -245,7 +245,12 @@ func TestRunnerHostLost(t *testing.T) {
 	if err := <-killed; err != nil {
 		t.Fatal(err)
 	}
-	lab.Run(t, "h2", "touch "+lab.Scratch+"/release")
+	// Close waits for the cleanup of the lost host: its mapper is
+	// killed and its scratch directory removed.
+	r.Close()
+	if out := lab.Run(t, "h2", "ls -A /tmp; p=$(cat "+lab.Scratch+"/started); s=$(cut -d' ' -f3 /proc/$p/stat 2>/dev/null); if [ -n \"$s\" ] && [ \"$s\" != Z ]; then echo mapper $p alive: $s; fi"); out != "" {
+		t.Errorf("h2 after the cleanup: %q", out)
+	}
 	if victim.Err() == nil {
 		t.Error("h2 was not lost")
 	}

@@ -81,7 +81,7 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, o WorkerOptions) er
 	w := &worker{scratch: scratch, wire: newWire(out), reqs: map[uint32]*wreq{}, work: map[string]string{}}
 	defer w.wg.Wait()
 	defer cancel(errors.New("worker stopping"))
-	if err := w.wire.sendJSON(msgHello, 0, helloMsg{Version: protoVersion, PID: os.Getpid(), CPUs: runtime.NumCPU(), Scratch: scratch}); err != nil {
+	if err := w.wire.sendJSON(msgHello, 0, helloMsg{Version: protoVersion, PID: os.Getpid(), SID: getsid(), CPUs: runtime.NumCPU(), Scratch: scratch}); err != nil {
 		return err
 	}
 	w.wg.Add(1)
@@ -374,4 +374,13 @@ func (w *worker) sendLog(id uint32, path string) {
 			return
 		}
 	}
+}
+
+// getsid returns the worker's session id, or 0.
+func getsid() int {
+	sid, _, errno := syscall.RawSyscall(syscall.SYS_GETSID, 0, 0, 0)
+	if errno != 0 {
+		return 0
+	}
+	return int(sid)
 }

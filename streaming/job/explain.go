@@ -39,7 +39,7 @@ func Explain(o *Options, w io.Writer) error {
 		p("\n# Files shipped to the tasks' working directory.\n")
 		p("mkdir -p %s\n", q(sp.WorkDir))
 		for _, f := range s.files {
-			p("ln -s %s %s\n", q(f.Path), q(filepath.Join(sp.WorkDir, f.Name)))
+			p("cp -p %s %s\n", q(f.Path), q(filepath.Join(sp.WorkDir, f.Name)))
 		}
 	}
 	wrap := func(cmd string) string {

@@ -322,15 +322,37 @@ func (d *driver) prepareOutput() error {
 			return &ConfigError{Err: fmt.Errorf("-file: %w", err)}
 		}
 		for _, f := range d.s.files {
-			link := filepath.Join(dir, f.Name)
-			os.Remove(link)
-			if err := os.Symlink(f.Path, link); err != nil {
+			if err := shipFile(f.Path, filepath.Join(dir, f.Name)); err != nil {
 				return &ConfigError{Err: fmt.Errorf("-file: %w", err)}
 			}
 		}
 		d.s.spec.WorkDir = dir
 	}
 	return nil
+}
+
+// shipFile copies a shipped file into the tasks' working directory, with
+// its permissions, as Hadoop gives tasks copies of their files.
+func shipFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	fi, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	os.Remove(dst)
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fi.Mode().Perm())
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(out, in)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func isEmptyDir(dir string) bool {

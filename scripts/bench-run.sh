@@ -110,11 +110,11 @@ read -r tw _ _ < <(RUNS=11 median bash -c 'mrrun_job "$0"' "$WORK/1k.log")
 printf '(4) 1 KiB job: %.0f ms (target <= 100)\n' "$(echo "$tw * 1000" | bc -l)"
 
 if [ "${QUICK:-}" != 1 ]; then
-	echo "(5) scaling (one run each): seconds per GiB"
+	echo "(5) scaling: seconds per GiB"
 	pers=()
 	for s in 1G 2G 4G; do
 		g=$(input $s)
-		read -r w _ m < <(RUNS=1 median bash -c 'mrrun_job "$0"' "$g")
+		read -r w _ m < <(median bash -c 'mrrun_job "$0"' "$g")
 		gib=$(echo "$(stat -c %s "$g") / 1073741824" | bc -l)
 		per=$(echo "$w / $gib" | bc -l)
 		pers+=("$per")

@@ -285,3 +285,69 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	defer s.mu.Unlock()
 	return s.w.Write(p)
 }
+
+// TestRunnerLeavesNothing: after a failed job and after an interrupted
+// one, no process of the job and no scratch file remain on any host.
+func TestRunnerLeavesNothing(t *testing.T) {
+	lab := sshlabtest.Start(t, 2)
+	ls, _ := ParseLogins(strings.Join(lab.Hosts, ","))
+	in := genInput(t)
+	dial := func() *Runner {
+		r, err := Dial(context.Background(), ls, HostOptions{SSH: SSH{Command: lab.SSH()}}, os.Stderr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	// Mappers record their pids in the host's scratch dir.
+	check := func(when string) {
+		t.Helper()
+		for _, h := range lab.Hosts {
+			out := lab.Run(t, h, `ls -A /tmp; for f in `+lab.Scratch+`/pid.*; do [ -e "$f" ] || continue; p=$(cat "$f"); s=$(cut -d' ' -f3 /proc/$p/stat 2>/dev/null); if [ -n "$s" ] && [ "$s" != Z ]; then echo "mapper $p left: $s"; fi; done`)
+			if out != "" {
+				t.Errorf("%s after %s: %q", h, when, out)
+			}
+		}
+	}
+
+	r := dial()
+	o := job.Options{Mapper: "echo $$ >" + lab.Scratch + "/pid.$$; exit 3", Reducer: "cat", NumReduceTasks: 2, Inputs: []string{in},
+		Output: filepath.Join(t.TempDir(), "out"), Runner: r, Parallel: r.Slots(), Stderr: io.Discard, Name: "mrrun", Progress: job.ProgressOff}
+	if _, err := job.Run(context.Background(), &o); err == nil || !strings.Contains(err.Error(), "3") {
+		t.Errorf("failing job: %v, want the mapper's exit status 3", err)
+	}
+	r.Close()
+	check("a failed job")
+	for _, h := range lab.Hosts {
+		lab.Run(t, h, "rm -f "+lab.Scratch+"/pid.*")
+	}
+
+	r = dial()
+	ctx, cancel := context.WithCancel(context.Background())
+	o.Mapper = "echo $$ >" + lab.Scratch + "/pid.$$; exec sleep 600"
+	o.Output = filepath.Join(t.TempDir(), "out2")
+	o.Runner, o.Parallel = r, r.Slots()
+	done := make(chan error, 1)
+	go func() {
+		_, err := job.Run(ctx, &o)
+		done <- err
+	}()
+	// Wait for a mapper on every host, then interrupt.
+	for _, h := range lab.Hosts {
+		for i := 0; ; i++ {
+			if lab.Run(t, h, "ls "+lab.Scratch+" | grep -c '^pid' || true") != "0\n" {
+				break
+			}
+			if i > 3000 {
+				t.Fatalf("no mapper started on %s", h)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	cancel()
+	if err := <-done; err == nil {
+		t.Error("interrupted job: no error")
+	}
+	r.Close()
+	check("an interrupted job")
+}

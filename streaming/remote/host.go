@@ -234,7 +234,7 @@ func (h *Host) cleanup() {
 }
 
 func (h *Host) kill() {
-	if h.cmd.Process != nil {
+	if h.cmd != nil && h.cmd.Process != nil {
 		h.cmd.Process.Kill()
 	}
 }
@@ -444,6 +444,9 @@ func (t *tail) Write(p []byte) (int, error) {
 }
 
 func (t *tail) suffix() string {
+	if t == nil {
+		return ""
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	s := strings.TrimSpace(string(t.b))

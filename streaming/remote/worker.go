@@ -48,7 +48,11 @@ func WorkerMain(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
-	if err := Serve(ctx, os.Stdin, os.Stdout, o); err != nil {
+	// Only the protocol goes to stdout: anything else printed goes to
+	// stderr, which the driver reports.
+	proto := os.Stdout
+	os.Stdout = os.Stderr
+	if err := Serve(ctx, os.Stdin, proto, o); err != nil {
 		fmt.Fprintf(os.Stderr, "mrrun worker: %v\n", err)
 		return 1
 	}

@@ -148,8 +148,12 @@ func Start(ctx context.Context, l Login, o HostOptions) (*Host, error) {
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
+	wait := time.NewTimer(timeout)
+	defer wait.Stop()
 	select {
 	case err = <-hello:
+	case <-wait.C:
+		err = fmt.Errorf("no answer from the worker within %s", timeout)
 	case <-ctx.Done():
 		err = context.Cause(ctx)
 	}

@@ -2,6 +2,8 @@ package sshlabtest_test
 
 import (
 	"os"
+	"os/exec"
+	"strconv"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -42,4 +44,65 @@ func TestIsolation(t *testing.T) {
 	}
 	// The hosts reach each other on the lab's subnet.
 	lab.Run(t, "h2", "exec 3<>/dev/tcp/"+strings.TrimSuffix(lab.DriverAddr, ".1")+".11/22 || exit 1; head -c 4 <&3")
+}
+
+// TestScript: up is idempotent, down cleans up after a lab whose
+// namespace was deleted under its sshd, and down twice is fine.
+func TestScript(t *testing.T) {
+	if why := sshlabtest.Missing(); why != "" {
+		t.Skip("skipped: " + why)
+	}
+	script, err := filepath.Abs("../../../scripts/sshlab.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "mrts" + strconv.Itoa(os.Getpid()%1000000)
+	dir := filepath.Join(sshlabtest.Base, name)
+	env := append(os.Environ(), "SSHLAB_NAME="+name, "SSHLAB_DIR="+dir)
+	run := func(args ...string) string {
+		t.Helper()
+		c := exec.Command(script, args...)
+		c.Env = env
+		out, err := c.CombinedOutput()
+		if err != nil {
+			t.Fatalf("sshlab.sh %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	t.Cleanup(func() { run("down") })
+	run("up", "1")
+	if out := run("up", "2"); !strings.Contains(out, "SSHLAB_HOSTS=h1,h2") {
+		t.Fatalf("up 2 again:\n%s", out)
+	}
+	for _, h := range []string{"h1", "h2"} {
+		c := exec.Command("ssh", "-F", filepath.Join(dir, "ssh_config"), h, "echo", "ok")
+		if out, err := c.CombinedOutput(); err != nil || string(out) != "ok\n" {
+			t.Fatalf("ssh %s after up 2: %q, %v", h, out, err)
+		}
+	}
+	// A crash: h1's namespace is gone, its sshd still runs.
+	if out, err := exec.Command("ip", "netns", "del", name+"-h1").CombinedOutput(); err != nil {
+		t.Fatalf("ip netns del: %v: %s", err, out)
+	}
+	run("down")
+	run("down")
+	if out, _ := exec.Command("ip", "netns", "list").Output(); strings.Contains(string(out), name+"-") {
+		t.Errorf("namespaces left:\n%s", out)
+	}
+	if out, _ := exec.Command("ip", "link", "show", name+"r").CombinedOutput(); !strings.Contains(string(out), "does not exist") {
+		t.Errorf("link left:\n%s", out)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("lab dir left: %v", err)
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, _ := os.ReadFile(p)
+		if strings.Contains(string(b), dir+"/") && strings.Contains(string(b), "sshd") {
+			st, _ := os.ReadFile(filepath.Join(filepath.Dir(p), "stat"))
+			if !strings.Contains(string(st), ") Z ") {
+				t.Errorf("sshd left: %s %q", p, b)
+			}
+		}
+	}
 }

@@ -351,3 +351,46 @@ func TestRunnerLeavesNothing(t *testing.T) {
 	r.Close()
 	check("an interrupted job")
 }
+
+// BenchmarkRelayLab measures the relay through the driver: a map-only
+// identity job and a one-reducer sort of the same input on one lab host,
+// so every byte goes to the host and back over ssh, beside the same jobs
+// in local mode.
+func BenchmarkRelayLab(b *testing.B) {
+	lab := sshlabtest.Start(b, 1)
+	r, err := Dial(context.Background(), []Login{{Host: "h1"}}, HostOptions{SSH: SSH{Command: lab.SSH()}}, os.Stderr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	in := filepath.Join(b.TempDir(), "in")
+	var buf bytes.Buffer
+	for i := 0; buf.Len() < 64<<20; i++ {
+		fmt.Fprintf(&buf, "key%07d\tvalue %d of the relay benchmark\n", (i*7919)%1000003, i)
+	}
+	if err := os.WriteFile(in, buf.Bytes(), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		o    job.Options
+		r    job.Runner
+	}{
+		{"maponly/local", job.Options{Reducer: "NONE"}, nil},
+		{"maponly/relay", job.Options{Reducer: "NONE"}, r},
+		{"shuffle/local", job.Options{NumReduceTasks: 1}, nil},
+		{"shuffle/relay", job.Options{NumReduceTasks: 1}, r},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(buf.Len()))
+			for i := 0; i < b.N; i++ {
+				o := c.o
+				o.Inputs, o.Output = []string{in}, filepath.Join(b.TempDir(), "out")
+				o.Runner, o.Parallel, o.Stderr, o.Name, o.Progress = c.r, r.Slots(), io.Discard, "mrrun", job.ProgressOff
+				if _, err := job.Run(context.Background(), &o); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -122,6 +122,11 @@ type driver struct {
 // job could not start (bad settings, missing input, OUT exists), a
 // *TaskError when a task failed on every attempt, or the context's cause.
 func Run(ctx context.Context, o *Options) (*Report, error) {
+	if o.Name == "" {
+		oc := *o
+		oc.Name = "mrrun"
+		o = &oc
+	}
 	s, err := resolve(o)
 	if err != nil {
 		return nil, err

@@ -197,11 +197,16 @@ func (h *Host) lose(err error) {
 		return
 	}
 	h.err = fmt.Errorf("%s: %w: %v%s", h.Login.Name(), ErrHostLost, err, h.stderr.suffix())
+	// The cleanup is registered before anyone learns of the loss, so that
+	// Close waits for it.
+	clean := !h.closing.Load() && h.Hello.SID > 1
+	if clean {
+		h.cleaned.Add(1)
+	}
 	close(h.lost)
 	h.mu.Unlock()
 	h.kill()
-	if !h.closing.Load() && h.Hello.SID > 1 {
-		h.cleaned.Add(1)
+	if clean {
 		go func() {
 			defer h.cleaned.Done()
 			h.cleanup()

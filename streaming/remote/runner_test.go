@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -186,15 +187,25 @@ func TestRunnerLab(t *testing.T) {
 	}
 	for _, h := range lab.Hosts {
 		// No worker and no scratch directory remain.
-		if out := lab.Run(t, h, "ls -A /tmp; ps -eo args | grep -c '^[^ ]*/mrpipe/mrrun-[0-9a-f]* worker' || true"); out != "0\n" {
-			t.Errorf("%s after Close: %q", h, out)
+		if out := lab.Run(t, h, "ls -A /tmp"); out != "" {
+			t.Errorf("%s after Close: /tmp holds %q", h, out)
+		}
+		if ps, err := lab.Processes(h); err != nil || len(ps) != 0 {
+			t.Errorf("%s after Close: processes %q, %v", h, ps, err)
 		}
 	}
 }
 
-// TestRunnerHostLost kills one host's worker (kill -9) while it runs a
-// map task: the job completes elsewhere with the same output.
+// TestRunnerHostLost kills one host while it runs a task: its worker
+// (kill -9) during the map phase, every process of the host (worker and
+// sshd) during the reduce phase. The job completes on the other hosts
+// with the same output as in local mode.
 func TestRunnerHostLost(t *testing.T) {
+	t.Run("map/worker", func(t *testing.T) { hostLost(t, true, false) })
+	t.Run("reduce/host", func(t *testing.T) { hostLost(t, false, true) })
+}
+
+func hostLost(t *testing.T, inMap, wholeHost bool) {
 	lab := sshlabtest.Start(t, 3)
 	ls, _ := ParseLogins(strings.Join(lab.Hosts, ","))
 	var warn bytes.Buffer
@@ -209,16 +220,18 @@ func TestRunnerHostLost(t *testing.T) {
 			victim = h
 		}
 	}
-	// On h2 only, the mapper says it started and then waits (until it
-	// is killed).
+	// On h2 only, the held command says it started and then waits
+	// (until it is killed).
 	lab.Run(t, "h2", "touch "+lab.Scratch+"/hold")
-	o := job.Options{
-		Mapper:         fmt.Sprintf(`if [ -e %[1]s/hold ]; then echo $$ >%[1]s/started; i=0; while [ $i -lt 3000 ]; do sleep 0.1; i=$((i+1)); done; fi; cat`, lab.Scratch),
-		Reducer:        "NONE",
-		NumReduceTasks: 0,
+	hold := fmt.Sprintf(`if [ -e %[1]s/hold ]; then echo $$ >%[1]s/started; i=0; while [ $i -lt 3000 ]; do sleep 0.1; i=$((i+1)); done; fi; cat`, lab.Scratch)
+	o := job.Options{Mapper: "cat", Reducer: "cat", NumReduceTasks: 3}
+	if inMap {
+		o.Mapper = hold
+	} else {
+		o.Reducer = hold
 	}
 	in := genInput(t)
-	want := runJob(t, in, filepath.Join(t.TempDir(), "local"), job.Options{Reducer: "NONE"}, nil, 2)
+	want := runJob(t, in, filepath.Join(t.TempDir(), "local"), job.Options{Mapper: "cat", Reducer: "cat", NumReduceTasks: 3}, nil, 2)
 
 	killed := make(chan error, 1)
 	go func() {
@@ -227,29 +240,39 @@ func TestRunnerHostLost(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			err := lab.Command(ctx, "h2", "test -e "+lab.Scratch+"/started").Run()
 			cancel()
-			if err == nil {
-				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				out, err := lab.Command(ctx, "h2", fmt.Sprintf("kill -9 %d", victim.Hello.PID)).CombinedOutput()
-				cancel()
-				if err != nil {
-					err = fmt.Errorf("kill: %v: %s", err, out)
-				}
-				killed <- err
-				return
+			if err != nil {
+				time.Sleep(200 * time.Millisecond)
+				continue
 			}
-			time.Sleep(200 * time.Millisecond)
+			var out []byte
+			if wholeHost {
+				// Every process in h2's network namespace: sshd, the
+				// worker, the reducer.
+				out, err = exec.Command("sh", "-c", "ip netns pids "+lab.Name+"-h2 | xargs -r kill -9 2>/dev/null; true").CombinedOutput()
+			} else {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				out, err = lab.Command(ctx, "h2", fmt.Sprintf("kill -9 %d", victim.Hello.PID)).CombinedOutput()
+				cancel()
+			}
+			if err != nil {
+				err = fmt.Errorf("kill: %v: %s", err, out)
+			}
+			killed <- err
+			return
 		}
-		killed <- fmt.Errorf("the mapper never started on h2")
+		killed <- fmt.Errorf("the held command never started on h2")
 	}()
 	got := runJob(t, in, filepath.Join(t.TempDir(), "remote"), o, r, r.Slots())
 	if err := <-killed; err != nil {
 		t.Fatal(err)
 	}
-	// Close waits for the cleanup of the lost host: its mapper is
-	// killed and its scratch directory removed.
+	// Close waits for the cleanup of the lost host (when it can be
+	// reached): the held command is killed, the scratch dir removed.
 	r.Close()
-	if out := lab.Run(t, "h2", "ls -A /tmp; p=$(cat "+lab.Scratch+"/started); s=$(cut -d' ' -f3 /proc/$p/stat 2>/dev/null); if [ -n \"$s\" ] && [ \"$s\" != Z ]; then echo mapper $p alive: $s; fi"); out != "" {
-		t.Errorf("h2 after the cleanup: %q", out)
+	if !wholeHost {
+		if out := lab.Run(t, "h2", "ls -A /tmp; p=$(cat "+lab.Scratch+"/started); s=$(cut -d' ' -f3 /proc/$p/stat 2>/dev/null); if [ -n \"$s\" ] && [ \"$s\" != Z ]; then echo held command $p alive: $s; fi"); out != "" {
+			t.Errorf("h2 after the cleanup: %q", out)
+		}
 	}
 	if victim.Err() == nil {
 		t.Error("h2 was not lost")
@@ -306,6 +329,9 @@ func TestRunnerLeavesNothing(t *testing.T) {
 			out := lab.Run(t, h, `ls -A /tmp; for f in `+lab.Scratch+`/pid.*; do [ -e "$f" ] || continue; p=$(cat "$f"); s=$(cut -d' ' -f3 /proc/$p/stat 2>/dev/null); if [ -n "$s" ] && [ "$s" != Z ]; then echo "mapper $p left: $s"; fi; done`)
 			if out != "" {
 				t.Errorf("%s after %s: %q", h, when, out)
+			}
+			if ps, err := lab.Processes(h); err != nil || len(ps) != 0 {
+				t.Errorf("%s after %s: processes %q, %v", h, when, ps, err)
 			}
 		}
 	}

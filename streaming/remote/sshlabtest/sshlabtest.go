@@ -77,6 +77,30 @@ func (l *Lab) Run(t testing.TB, host, cmdline string) string {
 	return string(out)
 }
 
+// Processes returns the pids and command lines of the processes running
+// on host (in its network namespace), sshd's own left out.
+func (l *Lab) Processes(host string) ([]string, error) {
+	out, err := exec.Command("ip", "netns", "pids", l.Name+"-"+host).Output()
+	if err != nil {
+		return nil, fmt.Errorf("ip netns pids %s-%s: %v", l.Name, host, err)
+	}
+	var procs []string
+	for _, pid := range strings.Fields(string(out)) {
+		b, err := os.ReadFile("/proc/" + pid + "/cmdline")
+		if err != nil || len(b) == 0 {
+			continue // gone, or a zombie
+		}
+		cmd := strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " "))
+		// The listener, and the per-connection sshd processes of
+		// sessions that are ending.
+		if strings.HasPrefix(cmd, "sshd:") || strings.Contains(cmd, "sshd") && strings.Contains(cmd, l.Dir+"/") {
+			continue
+		}
+		procs = append(procs, pid+" "+cmd)
+	}
+	return procs, nil
+}
+
 // Missing reports why the lab cannot run here, or "" if it can.
 func Missing() string {
 	if os.Geteuid() != 0 {

@@ -42,6 +42,17 @@ func TestIsolation(t *testing.T) {
 	if err != nil || string(b) != "h1\n" {
 		t.Errorf("h1's scratch under the lab dir: %q, %v", b, err)
 	}
+	// Processes sees what runs on a host, and only there.
+	pid := strings.TrimSpace(lab.Run(t, "h1", "sleep 300 </dev/null >/dev/null 2>&1 & echo $!"))
+	ps, err := lab.Processes("h1")
+	if err != nil || len(ps) != 1 || ps[0] != pid+" sleep 300" {
+		t.Errorf("h1's processes: %q, %v; want %s sleep 300", ps, err, pid)
+	}
+	if ps, err := lab.Processes("h2"); err != nil || len(ps) != 0 {
+		t.Errorf("h2's processes: %q, %v", ps, err)
+	}
+	lab.Run(t, "h1", "kill "+pid)
+
 	// The hosts reach each other on the lab's subnet.
 	lab.Run(t, "h2", "exec 3<>/dev/tcp/"+strings.TrimSuffix(lab.DriverAddr, ".1")+".11/22 || exit 1; head -c 4 <&3")
 }

@@ -25,7 +25,7 @@ func genInput(t *testing.T) string {
 	dir := t.TempDir()
 	x := uint32(7)
 	next := func() uint32 { x = x*1664525 + 1013904223; return x >> 8 }
-	for f, name := range []string{"a.txt", "it's b.txt", "c.txt"} {
+	for f, name := range []string{"a.txt", "it's b.txt", "c $(d) `e`\nf.txt"} {
 		var b bytes.Buffer
 		for i := 0; i < 3000; i++ {
 			for j := uint32(0); j < 1+next()%6; j++ {
@@ -71,7 +71,17 @@ var jobs = []struct {
 		Mapper:  "tr a-z A-Z",
 		Reducer: "NONE",
 	}},
+	// A shipped mapper whose name needs quoting, run from the task's
+	// working directory.
+	{"oddname", job.Options{
+		Mapper:         "./" + MustQuote(oddScript),
+		Reducer:        "sum",
+		NumReduceTasks: 2,
+		Files:          []string{oddScript},
+	}},
 }
+
+const oddScript = "my map $(x) `y` 'q'\n.sh"
 
 const indexScript = `#!/bin/sh
 exec awk -v f="${map_input_file##*/}" '{for (i = 1; i <= NF; i++) print $i "\t" f}'
@@ -83,10 +93,17 @@ func runJob(t *testing.T, in, out string, o job.Options, r job.Runner, parallel 
 	if err := os.WriteFile(script, []byte(indexScript), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	odd := filepath.Join(t.TempDir(), oddScript)
+	if err := os.WriteFile(odd, []byte("#!/bin/sh\nexec awk '{print $1 \"\\t1\"}'\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	o.Files = append([]string(nil), o.Files...)
 	for i, f := range o.Files {
-		if f == "index.sh" {
-			o.Files = append([]string(nil), o.Files...)
+		switch f {
+		case "index.sh":
 			o.Files[i] = script
+		case oddScript:
+			o.Files[i] = odd
 		}
 	}
 	o.Inputs = []string{in}

@@ -288,7 +288,7 @@ func (w *worker) runTask(ctx context.Context, r *wreq, in, out, logPath string, 
 		if err := json.Unmarshal(r.task, &t); err != nil {
 			return nil, err
 		}
-		if err := w.localSpec(t.Spec); err != nil {
+		if err := w.localSpec(t.Spec, r.dir); err != nil {
 			return nil, err
 		}
 		input := filepath.Join(in, "input")
@@ -311,7 +311,7 @@ func (w *worker) runTask(ctx context.Context, r *wreq, in, out, logPath string, 
 		if err := json.Unmarshal(r.task, &t); err != nil {
 			return nil, err
 		}
-		if err := w.localSpec(t.Spec); err != nil {
+		if err := w.localSpec(t.Spec, r.dir); err != nil {
 			return nil, err
 		}
 		for i := range t.Maps {
@@ -324,21 +324,35 @@ func (w *worker) runTask(ctx context.Context, r *wreq, in, out, logPath string, 
 	return nil, fmt.Errorf("protocol error: request type %q", r.typ)
 }
 
-// localSpec points the spec's work directory at this worker's copy.
-func (w *worker) localSpec(sp *job.Spec) error {
+// localSpec gives the task a working directory of its own in its
+// request directory, holding (links to) the job's shipped files, as
+// Hadoop does; it goes when the task is over.
+func (w *worker) localSpec(sp *job.Spec, reqDir string) error {
 	if sp == nil {
 		return errors.New("protocol error: task without a spec")
 	}
-	if sp.WorkDir == "" {
-		return nil
+	work := filepath.Join(reqDir, "work")
+	if err := os.MkdirAll(work, 0o700); err != nil {
+		return err
 	}
-	w.mu.Lock()
-	dir, ok := w.work[sp.WorkDir]
-	w.mu.Unlock()
-	if !ok {
-		return fmt.Errorf("protocol error: work directory %s was not sent", sp.WorkDir)
+	if sp.WorkDir != "" {
+		w.mu.Lock()
+		dir, ok := w.work[sp.WorkDir]
+		w.mu.Unlock()
+		if !ok {
+			return fmt.Errorf("protocol error: work directory %s was not sent", sp.WorkDir)
+		}
+		es, err := os.ReadDir(dir)
+		if err != nil {
+			return err
+		}
+		for _, e := range es {
+			if err := os.Symlink(filepath.Join(dir, e.Name()), filepath.Join(work, e.Name())); err != nil {
+				return err
+			}
+		}
 	}
-	sp.WorkDir = dir
+	sp.WorkDir = work
 	return nil
 }
 

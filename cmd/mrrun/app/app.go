@@ -13,6 +13,7 @@ import (
 	"github.com/mrpipe/mrpipe/cmd/internal/cliutil"
 	"github.com/mrpipe/mrpipe/streaming"
 	"github.com/mrpipe/mrpipe/streaming/job"
+	"github.com/mrpipe/mrpipe/streaming/remote"
 	"github.com/urfave/cli/v2"
 )
 
@@ -100,6 +101,10 @@ func New() *cli.App {
 		&cli.BoolFlag{Name: "keep-temp", Usage: "keep OUT/_temporary (map outputs, journal)"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "report every task attempt and all counters"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only errors"},
+		&cli.StringFlag{Name: "hosts", Usage: "run the tasks on the ssh `LOGINS` (GNU parallel syntax: host, user@host:port, N/host for N slots, : for this machine; comma-separated)"},
+		&cli.StringFlag{Name: "hostfile", Usage: "read logins from `FILE`, one per line"},
+		&cli.StringFlag{Name: "ssh", Usage: "run `CMD` (words) as ssh, e.g. 'ssh -F cfg -i key'", DefaultText: "ssh"},
+		&cli.DurationFlag{Name: "host-timeout", Usage: "a host silent for `DURATION` is lost", DefaultText: "30s"},
 		&cli.BoolFlag{Name: "progress", Usage: "show progress: bars on a terminal (the default there), a line per phase otherwise"},
 	}
 	for _, u := range unsupported {
@@ -119,7 +124,13 @@ func New() *cli.App {
 }
 
 // Main runs mrrun with the process's arguments and returns its exit status.
+//
+// "mrrun worker" is the process the driver starts on each host over ssh
+// (see package streaming/remote); it is not meant to be run by hand.
 func Main() int {
+	if len(os.Args) > 1 && os.Args[1] == "worker" {
+		return remote.WorkerMain(os.Args[2:])
+	}
 	return cliutil.RunStyle(New(), os.Args, os.Stdout, os.Stderr, cliutil.Style{SingleDashLong: true})
 }
 
@@ -219,6 +230,20 @@ func run(c *cli.Context) error {
 	}
 	if c.Bool("explain") {
 		return exitError(c, job.Explain(o, c.App.Writer))
+	}
+	rc := remote.Config{Hosts: c.String("hosts"), Hostfile: c.String("hostfile"), SSH: c.String("ssh"), HostTimeout: c.Duration("host-timeout")}
+	if rc.Enabled() {
+		r, err := rc.Dial(c.Context, c.App.ErrWriter)
+		if err != nil {
+			return cliutil.Exit(2, err)
+		}
+		defer r.Close()
+		o.Runner = r
+		if !c.IsSet("j") {
+			o.Parallel = r.Slots()
+		}
+	} else if c.IsSet("ssh") || c.IsSet("host-timeout") {
+		return cliutil.Usagef("--ssh and --host-timeout need -hosts or -hostfile")
 	}
 	rep, err := job.Run(c.Context, o)
 	if c.Context.Err() != nil {

@@ -2,7 +2,7 @@
 # Benchmarks of mrpipe against the tools users compare it with, measured
 # side by side in one run on inputs from scripts/gen.
 #
-#   scripts/bench.sh [sort|split|stream|all] [SIZE]
+#   scripts/bench.sh [sort|split|stream|run|all] [SIZE]
 #
 # sort   mrsort vs LC_ALL=C sort --parallel=2 on 3 shapes of SIZE (default
 #        1G): with -S 256M and with default memory; then a scaling row with
@@ -10,6 +10,7 @@
 #        of RUNS (default 3) runs, peak RSS, and the ratio mrsort/GNU.
 # split  scripts/bench-split.sh
 # stream scripts/bench-stream.sh
+# run    scripts/bench-run.sh (mrrun, local mode)
 #
 # Outputs go to /dev/null while timed; each shape is then checked once for
 # byte-identical output. Inputs and temporary files live in $BENCH_DIR
@@ -83,13 +84,15 @@ case $what in
 sort) bench_sort ;;
 split) exec scripts/bench-split.sh "$SIZE" ;;
 stream) exec scripts/bench-stream.sh "$SIZE" ;;
+run) exec scripts/bench-run.sh "$SIZE" ;;
 all)
 	bench_sort
-	[ -x scripts/bench-split.sh ] && scripts/bench-split.sh "$SIZE"
-	[ -x scripts/bench-stream.sh ] && scripts/bench-stream.sh "$SIZE"
+	scripts/bench-split.sh "$SIZE"
+	scripts/bench-stream.sh "$SIZE"
+	scripts/bench-run.sh "$SIZE"
 	;;
 *)
-	echo "usage: scripts/bench.sh [sort|split|stream|all] [SIZE]" >&2
+	echo "usage: scripts/bench.sh [sort|split|stream|run|all] [SIZE]" >&2
 	exit 2
 	;;
 esac

@@ -1,12 +1,14 @@
 package streaming
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -184,7 +186,12 @@ func (c *Command) Run(ctx context.Context, in io.Reader, out func(chunk []byte) 
 
 	// The command's stdin: the input file itself when it can read it
 	// directly, else a pipe we feed.
-	direct, dStart, dEnd := openDirect(in, onInput)
+	direct, dStart, dEnd, spl := openDirect(in, onInput)
+	var spliced *os.File
+	if spl {
+		spliced, direct = direct, nil
+		defer spliced.Close()
+	}
 	var (
 		inR, inW *os.File
 		err      error
@@ -268,6 +275,21 @@ func (c *Command) Run(ctx context.Context, in io.Reader, out func(chunk []byte) 
 			return
 		}
 		defer inW.Close()
+		if spliced != nil {
+			sent, epipe, err := spliceRange(inW, spliced, dStart, dEnd)
+			inW.Close()
+			if err != nil {
+				fail(&InputError{Input: c.Task.Input, Err: err})
+				return
+			}
+			fearly = epipe
+			n, b, err := countRange(spliced, dStart, dStart+sent, c.Term)
+			if err != nil {
+				fail(&InputError{Input: c.Task.Input, Err: err})
+			}
+			fst.InRecords, fst.InBytes = n, b
+			return
+		}
 		cr := NewChunkReader(in, c.Term)
 		for {
 			chunk, err := cr.Next()
@@ -328,7 +350,7 @@ func (c *Command) Run(ctx context.Context, in io.Reader, out func(chunk []byte) 
 	case <-fed:
 		st.InRecords, st.InBytes, early = fst.InRecords, fst.InBytes, fearly
 	case <-ctx.Done():
-		if direct == nil {
+		if direct == nil && spliced == nil {
 			inW.Close()
 		}
 	}
@@ -391,35 +413,44 @@ func (c *Command) Run(ctx context.Context, in io.Reader, out func(chunk []byte) 
 // command reads as fast as the file allows.
 type DirectInput interface {
 	// DirectRange returns the file and the byte range of the input. ok is
-	// false when the input cannot be read directly: the range must end at
-	// the end of an uncompressed regular file, and the file must end in a
-	// record terminator (or the range be empty).
+	// false when the input cannot be read directly: the range must be
+	// part of an uncompressed regular file and end in a record terminator
+	// (or be empty). A range that runs to the end of the file becomes the
+	// command's standard input itself; a shorter one is spliced into its
+	// stdin pipe.
 	DirectRange() (path string, start, end int64, ok bool)
 }
 
-// openDirect opens the file of a DirectInput at the start of its range.
-func openDirect(in io.Reader, onInput func([]byte)) (*os.File, int64, int64) {
+// openDirect opens the file of a DirectInput. When the range runs to the
+// end of the file, the file is at the range's start, for the command to
+// read as its standard input; else spl is set: the range is to be spliced
+// into the command's stdin pipe (see spliceRange).
+func openDirect(in io.Reader, onInput func([]byte)) (f *os.File, start, end int64, spl bool) {
 	d, ok := in.(DirectInput)
 	if !ok || onInput != nil {
-		return nil, 0, 0
+		return nil, 0, 0, false
 	}
 	path, start, end, ok := d.DirectRange()
-	if !ok {
-		return nil, 0, 0
+	if !ok || start < 0 || end < start {
+		return nil, 0, 0, false
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, 0, 0
+		return nil, 0, 0, false
 	}
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() || fi.Size() != end {
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() < end {
 		f.Close()
-		return nil, 0, 0
+		return nil, 0, 0, false
+	}
+	if fi.Size() != end {
+		return f, start, end, true
 	}
 	if _, err := f.Seek(start, io.SeekStart); err != nil {
 		f.Close()
-		return nil, 0, 0
+		return nil, 0, 0, false
 	}
-	return f, start, end
+	return f, start, end, false
 }
 
 func closeInput(inR, inW, direct *os.File) {
@@ -430,8 +461,33 @@ func closeInput(inR, inW, direct *os.File) {
 	inW.Close()
 }
 
-// countRange counts the records and bytes of f in [start, end).
+// countRange counts the records and bytes of f in [start, end). It maps
+// the range rather than copying it, reading it with read(2) only where
+// mapping fails.
 func countRange(f *os.File, start, end int64, term byte) (records, n int64, err error) {
+	const window = 64 << 20
+	page := int64(os.Getpagesize())
+	for off := start; off < end; {
+		base := off &^ (page - 1)
+		size := min(end-base, window)
+		m, merr := unix.Mmap(int(f.Fd()), base, int(size), unix.PROT_READ, unix.MAP_SHARED|unix.MAP_POPULATE)
+		if merr != nil {
+			r, b, err := readCount(f, off, end, term)
+			return records + r, n + b, err
+		}
+		seg := m[off-base:]
+		records += int64(bytes.Count(seg, []byte{term}))
+		n += int64(len(seg))
+		off = base + size
+		if err := unix.Munmap(m); err != nil {
+			return records, n, err
+		}
+	}
+	return records, n, nil
+}
+
+// readCount is countRange with read(2).
+func readCount(f *os.File, start, end int64, term byte) (records, n int64, err error) {
 	buf := make([]byte, 1<<20)
 	for off := start; off < end; {
 		m, err := f.ReadAt(buf[:min(int64(len(buf)), end-off)], off)
@@ -619,4 +675,32 @@ func (t *tail) add(line []byte) {
 func (t *tail) lines() []string {
 	out := append([]string(nil), t.ring[t.next:]...)
 	return append(out, t.ring[:t.next]...)
+}
+
+// spliceRange moves the bytes [start, end) of src into the pipe w (in
+// blocking mode) with splice(2), without copying them through user space,
+// each time the pipe has room for a good part of a batch (see waitRoom:
+// a blocked splice would wake for every page a mapper like mawk takes).
+// It returns how many bytes went in, and whether the reader went away
+// (EPIPE) before the end.
+func spliceRange(w, src *os.File, start, end int64) (sent int64, epipe bool, err error) {
+	wfd, sfd := int(w.Fd()), int(src.Fd())
+	off := start
+	for off < end {
+		waitRoom(w, pipeSize)
+		n, err := unix.Splice(sfd, &off, wfd, nil, int(min(int64(pipeSize), end-off)), unix.SPLICE_F_MOVE)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EPIPE:
+			return off - start, true, nil
+		case err != nil:
+			return off - start, false, err
+		case n == 0:
+			return off - start, false, io.ErrUnexpectedEOF // the file shrank
+		}
+	}
+	runtime.KeepAlive(w)
+	runtime.KeepAlive(src)
+	return off - start, false, nil
 }

@@ -122,15 +122,14 @@ func (m *mapInput) Read(p []byte) (int, error) {
 }
 
 // DirectRange implements streaming.DirectInput: the split's records may be
-// read straight from the file when they run to the end of an uncompressed
-// file that ends in a terminator.
+// read straight from an uncompressed file when they end in a terminator.
 func (m *mapInput) DirectRange() (string, int64, int64, bool) {
 	if m.Codec() != split.None {
 		return "", 0, 0, false
 	}
 	start, end := m.Range()
 	fi, err := os.Stat(m.path)
-	if err != nil || !fi.Mode().IsRegular() || fi.Size() != end {
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() < end {
 		return "", 0, 0, false
 	}
 	if end > start {

@@ -86,8 +86,8 @@ func (in mapInput) open(term byte) (io.ReadCloser, streaming.InputInfo, error) {
 }
 
 // splitInput is a split's reader that the mapper may also read directly
-// from the file (streaming.DirectInput): when the split's records run to
-// the end of an uncompressed file that ends in a terminator.
+// from the file (streaming.DirectInput): when the file is uncompressed and
+// the split's records end in a terminator.
 type splitInput struct {
 	*split.Reader
 	path string
@@ -100,7 +100,7 @@ func (s *splitInput) DirectRange() (string, int64, int64, bool) {
 	}
 	start, end := s.Range()
 	fi, err := os.Stat(s.path)
-	if err != nil || !fi.Mode().IsRegular() || fi.Size() != end {
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() < end {
 		return "", 0, 0, false
 	}
 	if end > start {

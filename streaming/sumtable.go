@@ -3,6 +3,7 @@ package streaming
 import (
 	"bytes"
 	"hash/maphash"
+	"math"
 	"strconv"
 )
 
@@ -19,13 +20,16 @@ type sumTable struct {
 }
 
 type sumSlot struct {
-	hash    uint64
-	off, n  uint32
-	full    bool
-	isFloat bool
-	i       int64
-	f       float64
+	hash   uint32 // the low bits of the key's hash
+	off, n uint32
+	flags  uint32 // slotFull, slotFloat
+	v      uint64 // the sum: an int64, or a float64's bits with slotFloat
 }
+
+const (
+	slotFull = 1 << iota
+	slotFloat
+)
 
 func newSumTable() *sumTable {
 	return &sumTable{seed: maphash.MakeSeed(), slots: make([]sumSlot, 1<<12)}
@@ -37,16 +41,16 @@ func (t *sumTable) add(key, v []byte) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	h := maphash.Bytes(t.seed, key)
-	mask := uint64(len(t.slots) - 1)
+	h := uint32(maphash.Bytes(t.seed, key))
+	mask := uint32(len(t.slots) - 1)
 	j := h & mask
 	for {
 		s := &t.slots[j]
-		if !s.full {
+		if s.flags&slotFull == 0 {
 			if len(key) > 1<<31 || len(t.keys) > 1<<31 {
 				return false, ErrRecordTooLong
 			}
-			*s = sumSlot{hash: h, off: uint32(len(t.keys)), n: uint32(len(key)), full: true}
+			*s = sumSlot{hash: h, off: uint32(len(t.keys)), n: uint32(len(key)), flags: slotFull}
 			t.keys = append(t.keys, key...)
 			t.order = append(t.order, uint32(j))
 			t.used++
@@ -65,30 +69,32 @@ func (t *sumTable) add(key, v []byte) (bool, error) {
 }
 
 func (s *sumSlot) addNumber(i int64, f float64, isInt bool) {
-	if isInt && !s.isFloat {
-		r := s.i + i
-		if (r > s.i) == (i > 0) || i == 0 {
-			s.i = r
-			return
+	if s.flags&slotFloat == 0 {
+		si := int64(s.v)
+		if isInt {
+			r := si + i
+			if (r > si) == (i > 0) || i == 0 {
+				s.v = uint64(r)
+				return
+			}
+			f = float64(i)
 		}
-		s.isFloat, s.f = true, float64(s.i)
-		f = float64(i)
+		s.flags |= slotFloat
+		s.v = math.Float64bits(float64(si))
 	} else if isInt {
 		f = float64(i)
-	} else if !s.isFloat {
-		s.isFloat, s.f = true, float64(s.i)
 	}
-	s.f += f
+	s.v = math.Float64bits(math.Float64frombits(s.v) + f)
 }
 
 func (t *sumTable) grow() {
 	old := t.slots
 	t.slots = make([]sumSlot, 2*len(old))
-	mask := uint64(len(t.slots) - 1)
+	mask := uint32(len(t.slots) - 1)
 	for k, idx := range t.order {
 		s := old[idx]
 		j := s.hash & mask
-		for t.slots[j].full {
+		for t.slots[j].flags&slotFull != 0 {
 			j = (j + 1) & mask
 		}
 		t.slots[j] = s
@@ -102,9 +108,11 @@ func (t *sumTable) appendAll(out, sep []byte, term byte, emit func([]byte) ([]by
 	var buf [64]byte
 	for _, idx := range t.order {
 		s := &t.slots[idx]
-		num := strconv.AppendInt(buf[:0], s.i, 10)
-		if s.isFloat {
-			num = formatFloat(buf[:0], s.f)
+		var num []byte
+		if s.flags&slotFloat != 0 {
+			num = formatFloat(buf[:0], math.Float64frombits(s.v))
+		} else {
+			num = strconv.AppendInt(buf[:0], int64(s.v), 10)
 		}
 		out = appendKV(out, t.keys[s.off:s.off+s.n], sep, num, term)
 		if len(out) >= ChunkSize {

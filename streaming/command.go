@@ -186,10 +186,17 @@ func (c *Command) Run(ctx context.Context, in io.Reader, out func(chunk []byte) 
 	// The command's stdin: the input file itself when it can read it
 	// directly, else a pipe we feed.
 	direct, dStart, dEnd, spl := openDirect(in, onInput)
-	var spliced *os.File
+	var (
+		spliced *os.File // closed by the feeder once it has started
+		feeding bool
+	)
 	if spl {
 		spliced, direct = direct, nil
-		defer spliced.Close()
+		defer func() {
+			if !feeding {
+				spliced.Close()
+			}
+		}()
 	}
 	var (
 		inR, inW *os.File
@@ -263,6 +270,7 @@ func (c *Command) Run(ctx context.Context, in io.Reader, out func(chunk []byte) 
 	fed := make(chan struct{})
 	var fst Stats
 	var fearly bool
+	feeding = true
 	go func() { // stdin
 		defer close(fed)
 		if direct != nil {
@@ -275,6 +283,9 @@ func (c *Command) Run(ctx context.Context, in io.Reader, out func(chunk []byte) 
 		}
 		defer inW.Close()
 		if spliced != nil {
+			// When the run is cancelled Run may return before this
+			// ends: the file and the pipe are closed here only.
+			defer spliced.Close()
 			sent, epipe, err := spliceRange(inW, spliced, dStart, dEnd)
 			inW.Close()
 			if err != nil {

@@ -323,3 +323,43 @@ func TestCommandCancelBlockedInput(t *testing.T) {
 		t.Fatal("Run did not return")
 	}
 }
+
+// rangeFile is a DirectInput over part of a file.
+type rangeFile struct {
+	io.Reader
+	path       string
+	start, end int64
+}
+
+func (d rangeFile) DirectRange() (string, int64, int64, bool) { return d.path, d.start, d.end, true }
+
+// TestCommandSplicedInput: a range that ends before the end of its file
+// goes through the stdin pipe, and is counted exactly.
+func TestCommandSplicedInput(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "in.txt")
+	line := "0123456789abcdef\n"
+	data := strings.Repeat(line, 200000) // larger than the pipe
+	if err := os.WriteFile(path, []byte(data), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	start, end := int64(3*len(line)), int64(150000*len(line))
+	run := func(cmd string) (string, Stats, error) {
+		var out bytes.Buffer
+		c := &Command{Cmd: cmd, Term: '\n', Task: Task{Input: InputInfo{Name: "in.txt"}}}
+		in := rangeFile{iotest.ErrReader(errors.New("read instead of spliced")), path, start, end}
+		st, err := c.Run(context.Background(), in, func(b []byte) error {
+			out.Write(b)
+			return nil
+		}, nil)
+		return out.String(), st, err
+	}
+	out, st, err := run(`[ -p /proc/self/fd/0 ] && echo pipe; wc -c`)
+	if err != nil || out != fmt.Sprintf("pipe\n%d\n", end-start) || st.InRecords != 149997 || st.InBytes != end-start {
+		t.Errorf("out %q stats %+v err %v", out, st, err)
+	}
+	_, _, err = run(`read x; read y`)
+	var ce *CommandError
+	if !errors.As(err, &ce) || !ce.EarlyExit || ce.LastRecord < 2 || ce.LastRecord >= 149997 {
+		t.Errorf("error %v", err)
+	}
+}

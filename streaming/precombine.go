@@ -50,6 +50,9 @@ const stateOverhead = 128
 // Write folds a batch of whole records (each with its terminator).
 func (p *PreCombiner) Write(chunk []byte) error {
 	term := p.b.Proto.Terminator()
+	if p.sums != nil {
+		return p.writeSums(chunk, term)
+	}
 	keepsValues := p.b.Name == "uniq" || p.b.Name == "collect" || p.b.Name == "aggregate"
 	for len(chunk) > 0 {
 		i := bytes.IndexByte(chunk, term)
@@ -64,22 +67,6 @@ func (p *PreCombiner) Write(chunk []byte) error {
 		}
 		p.recNo++
 		k, v, _ := p.b.Proto.Split(line)
-		if p.sums != nil {
-			isNew, err := p.sums.add(k, v)
-			if err != nil {
-				return fmt.Errorf("combiner %w", &BuiltinError{Name: p.b.Name, Record: p.recNo, Err: err})
-			}
-			if isNew {
-				p.size += len(k) + stateOverhead // the slots at 50% load, with the order
-			}
-			p.In++
-			if p.size >= p.limit {
-				if err := p.Flush(); err != nil {
-					return err
-				}
-			}
-			continue
-		}
 		st := p.states[string(k)]
 		if st == nil {
 			key := string(k)
@@ -97,6 +84,51 @@ func (p *PreCombiner) Write(chunk []byte) error {
 		if p.size >= p.limit {
 			if err := p.Flush(); err != nil {
 				return err
+			}
+		}
+	}
+	return nil
+}
+
+// sumBatch is how many records writeSums looks up together.
+const sumBatch = 16
+
+// writeSums is Write for sum. It takes the records in batches: first the
+// keys are split and hashed and their slots loaded, independently of each
+// other, so that the memory loads overlap; then the sums are added.
+func (p *PreCombiner) writeSums(chunk []byte, term byte) error {
+	var (
+		keys, vals [sumBatch][]byte
+		hashes     [sumBatch]uint32
+	)
+	t := p.sums
+	for len(chunk) > 0 {
+		n := 0
+		for ; n < sumBatch && len(chunk) > 0; n++ {
+			i := bytes.IndexByte(chunk, term)
+			if i < 0 {
+				i = len(chunk)
+			}
+			line := chunk[:i]
+			chunk = chunk[min(i+1, len(chunk)):]
+			keys[n], vals[n], _ = p.b.Proto.Split(line)
+			hashes[n] = t.hash(keys[n])
+			t.touch(hashes[n])
+		}
+		for j := range n {
+			p.recNo++
+			isNew, err := t.addHashed(hashes[j], keys[j], vals[j])
+			if err != nil {
+				return fmt.Errorf("combiner %w", &BuiltinError{Name: p.b.Name, Record: p.recNo, Err: err})
+			}
+			if isNew {
+				p.size += len(keys[j]) + stateOverhead // the slots at 50% load, with the order
+			}
+			p.In++
+			if p.size >= p.limit {
+				if err := p.Flush(); err != nil {
+					return err
+				}
 			}
 		}
 	}

@@ -17,6 +17,7 @@ type sumTable struct {
 	used  int
 	keys  []byte
 	order []uint32 // slots in insertion order, for a deterministic output
+	sink  uint32   // see touch
 }
 
 type sumSlot struct {
@@ -35,13 +36,26 @@ func newSumTable() *sumTable {
 	return &sumTable{seed: maphash.MakeSeed(), slots: make([]sumSlot, 1<<12)}
 }
 
+// hash returns the hash of key in t.
+func (t *sumTable) hash(key []byte) uint32 { return uint32(maphash.Bytes(t.seed, key)) }
+
+// touch loads the slot where a key of hash h starts its probe, so that it
+// is in the cache when addHashed comes to it.
+func (t *sumTable) touch(h uint32) {
+	t.sink += t.slots[h&uint32(len(t.slots)-1)].hash
+}
+
 // add adds the number v to key's sum; it reports whether the key is new.
 func (t *sumTable) add(key, v []byte) (bool, error) {
+	return t.addHashed(t.hash(key), key, v)
+}
+
+// addHashed is add with the key's hash h.
+func (t *sumTable) addHashed(h uint32, key, v []byte) (bool, error) {
 	i, f, isInt, err := parseNumber(v)
 	if err != nil {
 		return false, err
 	}
-	h := uint32(maphash.Bytes(t.seed, key))
 	mask := uint32(len(t.slots) - 1)
 	j := h & mask
 	for {

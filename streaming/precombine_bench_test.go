@@ -1,0 +1,41 @@
+package streaming
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+)
+
+// BenchmarkPreCombineSum folds mapper output like the top-URLs job's:
+// about 60000 distinct keys, each with the value 1.
+func BenchmarkPreCombineSum(b *testing.B) {
+	var buf bytes.Buffer
+	x := uint32(1)
+	for buf.Len() < 16<<20 {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		fmt.Fprintf(&buf, "/static/page/%d/index.html\t1\n", x%60000)
+	}
+	data := buf.Bytes()
+	bi, err := NewBuiltin("sum", Protocol{}, BuiltinOptions{}, true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	p := NewPreCombiner(bi, 0, func([]byte) error { return nil })
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for c := data; len(c) > 0; {
+			n := min(len(c), ChunkSize)
+			n = bytes.LastIndexByte(c[:n], '\n') + 1
+			if err := p.Write(c[:n]); err != nil {
+				b.Fatal(err)
+			}
+			c = c[n:]
+		}
+	}
+	if err := p.Flush(); err != nil {
+		b.Fatal(err)
+	}
+}

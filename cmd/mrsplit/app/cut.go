@@ -246,7 +246,9 @@ func (os_ *outputs) say(format string, a ...any) {
 }
 
 // finish flushes and closes o. A command's stdin is closed and the
-// command is left to run: it is waited for once more than -j run.
+// command is left to run while the next one is fed: it is waited for
+// once -j commands run, counting the next, so that no more than -j ever
+// run at once and -j 1 runs them one after the other, as GNU split does.
 func (os_ *outputs) finish(o *output) error {
 	err := o.w.Flush()
 	if o.dead || (o.cmd != nil && isEPIPE(err)) {
@@ -268,7 +270,7 @@ func (os_ *outputs) finish(o *output) error {
 		return nil
 	}
 	os_.running = append(os_.running, o)
-	for len(os_.running) > os_.cfg.jobs {
+	for len(os_.running) >= os_.cfg.jobs {
 		o := os_.running[0]
 		os_.running = os_.running[1:]
 		if err := os_.wait(o); err != nil {

@@ -136,6 +136,7 @@ func Start(t testing.TB, n int) *Lab {
 	if err != nil {
 		t.Fatal(err)
 	}
+	Exclusive(t)
 	reapOnce.Do(func() { reapStale(script) })
 
 	name := "mrt" + randName(7)
@@ -173,6 +174,46 @@ func Start(t testing.TB, n int) *Lab {
 		t.Fatalf("sshlab up %d: unexpected output:\n%s", n, out)
 	}
 	return l
+}
+
+// Exclusive keeps the labs of other test processes (go test runs
+// packages in parallel) from running while t runs: tests that kill a
+// host's sshd or workers find them through /proc and must not meet
+// another process's lab there. Tests of one process share the hold; it is
+// released when the last of them ends.
+func Exclusive(t testing.TB) {
+	t.Helper()
+	hold.mu.Lock()
+	defer hold.mu.Unlock()
+	if hold.n == 0 {
+		if err := os.MkdirAll(Base, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.OpenFile(filepath.Join(Base, ".tests.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+			f.Close()
+			t.Fatal(err)
+		}
+		hold.f = f
+	}
+	hold.n++
+	t.Cleanup(func() {
+		hold.mu.Lock()
+		defer hold.mu.Unlock()
+		if hold.n--; hold.n == 0 {
+			hold.f.Close() // releases the lock
+			hold.f = nil
+		}
+	})
+}
+
+var hold struct {
+	mu sync.Mutex
+	n  int
+	f  *os.File
 }
 
 func (l *Lab) down() error {

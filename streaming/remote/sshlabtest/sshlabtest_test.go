@@ -67,6 +67,7 @@ func TestScript(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sshlabtest.Exclusive(t)
 	name := "mrts" + strconv.Itoa(os.Getpid()%1000000)
 	dir := filepath.Join(sshlabtest.Base, name)
 	env := append(os.Environ(), "SSHLAB_NAME="+name, "SSHLAB_DIR="+dir)

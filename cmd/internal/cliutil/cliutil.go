@@ -304,3 +304,22 @@ func isBool(f cli.Flag) bool {
 	}
 	return false
 }
+
+// Strerror spells err's cause as the C library's strerror does ("No such
+// file or directory"), without the operation and path of an *os.PathError
+// or *os.LinkError, for messages that name the file themselves.
+func Strerror(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		err = le.Err
+	}
+	s := err.Error()
+	if s != "" && s[0] >= 'a' && s[0] <= 'z' {
+		s = string(s[0]-'a'+'A') + s[1:]
+	}
+	return s
+}

@@ -202,7 +202,7 @@ func configure(c *cli.Context) (*config, error) {
 	var splits [][]byte
 	if cf.rangesArg != "" {
 		if splits, err = shuffle.ReadRanges(cf.rangesArg, cf.term); err != nil {
-			return nil, cliutil.Exit(2, fmt.Errorf("--ranges: %s: %v", cf.rangesArg, strerror(err)))
+			return nil, cliutil.Exit(2, fmt.Errorf("--ranges: %s: %v", cf.rangesArg, cliutil.Strerror(err)))
 		}
 		if !haveR {
 			r, haveR = len(splits)+1, true
@@ -303,7 +303,7 @@ func run(c *cli.Context) error {
 		}
 		fh, err := os.Open(f)
 		if err != nil {
-			return cliutil.Exit(2, fmt.Errorf("cannot read: %s: %s", f, strerror(err)))
+			return cliutil.Exit(2, fmt.Errorf("cannot read: %s: %s", f, cliutil.Strerror(err)))
 		}
 		fh.Close()
 	}
@@ -319,7 +319,7 @@ func run(c *cli.Context) error {
 		}
 		d, err := os.MkdirTemp(tmp, "mrpart")
 		if err != nil {
-			return cliutil.Exit(2, fmt.Errorf("cannot create temporary directory: %s", strerror(err)))
+			return cliutil.Exit(2, fmt.Errorf("cannot create temporary directory: %s", cliutil.Strerror(err)))
 		}
 		defer os.RemoveAll(d)
 		dir = d
@@ -369,7 +369,7 @@ func copyInput(ctx context.Context, w io.Writer, name string, stdin io.Reader) e
 	} else {
 		f, err := os.Open(name)
 		if err != nil {
-			return &inputError{fmt.Errorf("cannot read: %s: %s", name, strerror(err))}
+			return &inputError{fmt.Errorf("cannot read: %s: %s", name, cliutil.Strerror(err))}
 		}
 		defer f.Close()
 		r = f
@@ -386,7 +386,7 @@ func copyInput(ctx context.Context, w io.Writer, name string, stdin io.Reader) e
 			return nil
 		}
 		if err != nil {
-			return &inputError{fmt.Errorf("read failed: %s: %s", name, strerror(err))}
+			return &inputError{fmt.Errorf("read failed: %s: %s", name, cliutil.Strerror(err))}
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -454,7 +454,7 @@ func eachLine(c *cli.Context, name string, term byte, fn func([]byte)) error {
 	if name != "-" {
 		f, err := os.Open(name)
 		if err != nil {
-			return fmt.Errorf("cannot read: %s: %s", name, strerror(err))
+			return fmt.Errorf("cannot read: %s: %s", name, cliutil.Strerror(err))
 		}
 		defer f.Close()
 		r = f
@@ -482,22 +482,10 @@ func eachLine(c *cli.Context, name string, term byte, fn func([]byte)) error {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("read failed: %s: %s", name, strerror(err))
+			return fmt.Errorf("read failed: %s: %s", name, cliutil.Strerror(err))
 		}
 		if c.Context.Err() != nil {
 			return c.Context.Err()
 		}
 	}
-}
-
-func strerror(err error) string {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		err = pe.Err
-	}
-	s := err.Error()
-	if s != "" && s[0] >= 'a' && s[0] <= 'z' {
-		s = string(s[0]-'a'+'A') + s[1:]
-	}
-	return s
 }

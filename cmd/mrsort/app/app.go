@@ -181,7 +181,7 @@ func run(c *cli.Context) error {
 	for _, f := range files {
 		if f != "-" {
 			if err := unix.Access(f, unix.R_OK); err != nil {
-				return cliutil.Exit(2, fmt.Errorf("cannot read: %s: %s", f, strerror(err)))
+				return cliutil.Exit(2, fmt.Errorf("cannot read: %s: %s", f, cliutil.Strerror(err)))
 			}
 		}
 	}
@@ -242,12 +242,4 @@ func (s stdoutWriter) Write(p []byte) (int, error) {
 		err = &os.PathError{Op: "write", Path: "'standard output'", Err: err}
 	}
 	return n, err
-}
-
-func strerror(err error) string {
-	s := err.Error()
-	if s != "" && s[0] >= 'a' && s[0] <= 'z' {
-		s = string(s[0]-'a'+'A') + s[1:]
-	}
-	return s
 }

@@ -47,25 +47,25 @@ func openInput(name string, needFile bool) (*input, error) {
 	} else {
 		var err error
 		if f, err = os.Open(name); err != nil {
-			return nil, fmt.Errorf("cannot open '%s' for reading: %s", name, strerror(err))
+			return nil, fmt.Errorf("cannot open '%s' for reading: %s", name, cliutil.Strerror(err))
 		}
 		in.close = func() { f.Close() }
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		in.close()
-		return nil, fmt.Errorf("%s: %s", name, strerror(err))
+		return nil, fmt.Errorf("%s: %s", name, cliutil.Strerror(err))
 	}
 	if fi.IsDir() {
 		in.close()
-		return nil, fmt.Errorf("%s: %s", name, strerror(syscall.EISDIR))
+		return nil, fmt.Errorf("%s: %s", name, cliutil.Strerror(syscall.EISDIR))
 	}
 	var src io.Reader = f
 	if fi.Mode().IsRegular() {
 		base, err := f.Seek(0, io.SeekCurrent)
 		if err != nil {
 			in.close()
-			return nil, fmt.Errorf("%s: %s", name, strerror(err))
+			return nil, fmt.Errorf("%s: %s", name, cliutil.Strerror(err))
 		}
 		var magic [4]byte
 		n, _ := f.ReadAt(magic[:], base)
@@ -113,7 +113,7 @@ func openInput(name string, needFile bool) (*input, error) {
 	if err != nil {
 		tmp.Close()
 		in.close()
-		return nil, fmt.Errorf("%s: %s", name, strerror(err))
+		return nil, fmt.Errorf("%s: %s", name, cliutil.Strerror(err))
 	}
 	prevClose := in.close
 	in.close = func() { tmp.Close(); prevClose() }
@@ -205,7 +205,7 @@ func (os_ *outputs) create(name, desc string) (*output, error) {
 		}
 		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
 		if err != nil {
-			return nil, cliutil.Exit(1, fmt.Errorf("%s: %s", name, strerror(err)))
+			return nil, cliutil.Exit(1, fmt.Errorf("%s: %s", name, cliutil.Strerror(err)))
 		}
 		return &output{name: name, f: f, w: bufio.NewWriterSize(f, writeSize)}, nil
 	}
@@ -264,7 +264,7 @@ func (os_ *outputs) finish(o *output) error {
 		if o.cmd != nil {
 			o.cmd.Wait()
 		}
-		return cliutil.Exit(1, fmt.Errorf("%s: %s", o.name, strerror(err)))
+		return cliutil.Exit(1, fmt.Errorf("%s: %s", o.name, cliutil.Strerror(err)))
 	}
 	if o.cmd == nil {
 		return nil
@@ -382,7 +382,7 @@ func byRanges(ctx context.Context, cfg *config, in *input, outs *outputs) error 
 	if cfg.chunks.k > 0 {
 		s, e, err := rng(int(cfg.chunks.k - 1))
 		if err != nil {
-			return fmt.Errorf("%s: %s", in.name, strerror(err))
+			return fmt.Errorf("%s: %s", in.name, cliutil.Strerror(err))
 		}
 		if cfg.stdoutF != nil {
 			_, err = split.SendRange(cfg.stdoutF, in.f, s, e)
@@ -398,7 +398,7 @@ func byRanges(ctx context.Context, cfg *config, in *input, outs *outputs) error 
 	for k := 0; k < n; k++ {
 		s, e, err := rng(k)
 		if err != nil {
-			return fmt.Errorf("%s: %s", in.name, strerror(err))
+			return fmt.Errorf("%s: %s", in.name, cliutil.Strerror(err))
 		}
 		if cfg.elide && s == e {
 			continue
@@ -434,7 +434,7 @@ func byRanges(ctx context.Context, cfg *config, in *input, outs *outputs) error 
 				err = cerr
 			}
 			if err != nil {
-				return cliutil.Exit(1, fmt.Errorf("%s: %s", p.name, strerror(err)))
+				return cliutil.Exit(1, fmt.Errorf("%s: %s", p.name, cliutil.Strerror(err)))
 			}
 		}
 		return nil
@@ -486,7 +486,7 @@ func byRanges(ctx context.Context, cfg *config, in *input, outs *outputs) error 
 				if werr := outs.wait(o); err == nil {
 					err = werr
 				} else if err != nil {
-					err = cliutil.Exit(1, fmt.Errorf("with FILE=%s: %s", p.name, strerror(err)))
+					err = cliutil.Exit(1, fmt.Errorf("with FILE=%s: %s", p.name, cliutil.Strerror(err)))
 				}
 			}
 			if err != nil {
@@ -551,7 +551,7 @@ func stream(ctx context.Context, cfg *config, in *input, outs *outputs) error {
 			}
 		}
 		if _, err := cur.Write(p); err != nil {
-			return cliutil.Exit(1, fmt.Errorf("%s: %s", cur.name, strerror(err)))
+			return cliutil.Exit(1, fmt.Errorf("%s: %s", cur.name, cliutil.Strerror(err)))
 		}
 		return nil
 	}
@@ -619,7 +619,7 @@ func stream(ctx context.Context, cfg *config, in *input, outs *outputs) error {
 			break
 		}
 		if rerr != nil {
-			return cliutil.Exit(2, fmt.Errorf("%s: read error: %s", in.name, strerror(rerr)))
+			return cliutil.Exit(2, fmt.Errorf("%s: read error: %s", in.name, cliutil.Strerror(rerr)))
 		}
 	}
 	return closeOut()
@@ -745,11 +745,11 @@ func roundRobin(ctx context.Context, cfg *config, in *input, outs *outputs) erro
 		}
 		o := outsList[i]
 		if _, err := o.Write(p); err != nil {
-			return cliutil.Exit(1, fmt.Errorf("%s: %s", o.name, strerror(err)))
+			return cliutil.Exit(1, fmt.Errorf("%s: %s", o.name, cliutil.Strerror(err)))
 		}
 		if cfg.unbuf {
 			if err := o.w.Flush(); err != nil && !(o.cmd != nil && isEPIPE(err)) {
-				return cliutil.Exit(1, fmt.Errorf("%s: %s", o.name, strerror(err)))
+				return cliutil.Exit(1, fmt.Errorf("%s: %s", o.name, cliutil.Strerror(err)))
 			}
 		}
 		return nil
@@ -778,7 +778,7 @@ func roundRobin(ctx context.Context, cfg *config, in *input, outs *outputs) erro
 			break
 		}
 		if rerr != nil && fail == nil {
-			fail = cliutil.Exit(2, fmt.Errorf("%s: read error: %s", in.name, strerror(rerr)))
+			fail = cliutil.Exit(2, fmt.Errorf("%s: read error: %s", in.name, cliutil.Strerror(rerr)))
 		}
 	}
 	if single != nil {
@@ -801,21 +801,4 @@ func roundRobin(ctx context.Context, cfg *config, in *input, outs *outputs) erro
 	}
 	outs.cfg.jobs = saved
 	return fail
-}
-
-// strerror is err's cause as C's strerror words it.
-func strerror(err error) string {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		err = pe.Err
-	}
-	var le *os.LinkError
-	if errors.As(err, &le) {
-		err = le.Err
-	}
-	s := err.Error()
-	if s != "" && s[0] >= 'a' && s[0] <= 'z' {
-		s = string(s[0]-'a'+'A') + s[1:]
-	}
-	return s
 }

@@ -65,7 +65,7 @@ type Writer struct {
 	nkey int
 
 	stats Stats
-	carry []byte
+	carry lineCarry
 	err   error
 	done  bool
 
@@ -289,22 +289,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 	}
 	n := len(p)
 	w.stats.InputBytes += int64(n)
-	if len(w.carry) > 0 {
-		i := bytes.IndexByte(p, w.term)
-		if i < 0 {
-			w.carry = append(w.carry, p...)
-			return n, nil
-		}
-		w.carry = append(w.carry, p[:i+1]...)
-		w.lines(w.carry)
-		w.carry = w.carry[:0]
-		p = p[i+1:]
-	}
-	if j := bytes.LastIndexByte(p, w.term); j >= 0 {
-		w.lines(p[:j+1])
-		p = p[j+1:]
-	}
-	w.carry = append(w.carry, p...)
+	w.carry.feed(p, w.term, w.lines)
 	if w.err != nil {
 		return n, w.err
 	}
@@ -441,10 +426,8 @@ func (w *Writer) Close() (*Manifest, error) {
 	if w.done {
 		return nil, errors.New("shuffle writer closed twice")
 	}
-	if len(w.carry) > 0 && w.err == nil {
-		w.carry = append(w.carry, w.term)
-		w.lines(w.carry)
-		w.carry = w.carry[:0]
+	if w.err == nil {
+		w.carry.end(w.term, w.lines)
 	}
 	if w.err == nil {
 		w.err = w.ctx.Err()
@@ -641,7 +624,7 @@ type demux struct {
 	cur   int
 	parts []*partFile
 	infos []PartInfo
-	carry []byte
+	carry lineCarry
 	buf   []byte
 	recs  int64
 	err   error
@@ -659,23 +642,7 @@ func (d *demux) Write(p []byte) (int, error) {
 		return 0, d.err
 	}
 	n := len(p)
-	term := d.w.term
-	if len(d.carry) > 0 {
-		i := bytes.IndexByte(p, term)
-		if i < 0 {
-			d.carry = append(d.carry, p...)
-			return n, nil
-		}
-		d.carry = append(d.carry, p[:i+1]...)
-		d.lines(d.carry)
-		d.carry = d.carry[:0]
-		p = p[i+1:]
-	}
-	if j := bytes.LastIndexByte(p, term); j >= 0 {
-		d.lines(p[:j+1])
-		p = p[j+1:]
-	}
-	d.carry = append(d.carry, p...)
+	d.carry.feed(p, d.w.term, d.lines)
 	return n, d.err
 }
 
@@ -811,7 +778,7 @@ func (d *demux) finishPart(p int) {
 // finish ends the last partition and creates the files of the empty ones
 // after it; it runs after the sort has returned.
 func (d *demux) finish() error {
-	if d.err == nil && len(d.carry) > 0 {
+	if d.err == nil && d.carry.pending() {
 		d.err = fmt.Errorf("internal error: sorted stream ends without a terminator")
 	}
 	if d.err != nil {
@@ -856,7 +823,7 @@ type combineOut struct {
 	p     int
 	pf    *partFile
 	part  *Partitioner
-	carry []byte
+	carry lineCarry
 	buf   []byte
 	recs  int64
 	prev  []byte
@@ -870,23 +837,7 @@ func (c *combineOut) Write(p []byte) (int, error) {
 		return 0, c.err
 	}
 	n := len(p)
-	term := c.d.w.term
-	if len(c.carry) > 0 {
-		i := bytes.IndexByte(p, term)
-		if i < 0 {
-			c.carry = append(c.carry, p...)
-			return n, nil
-		}
-		c.carry = append(c.carry, p[:i+1]...)
-		c.lines(c.carry)
-		c.carry = c.carry[:0]
-		p = p[i+1:]
-	}
-	if j := bytes.LastIndexByte(p, term); j >= 0 {
-		c.lines(p[:j+1])
-		p = p[j+1:]
-	}
-	c.carry = append(c.carry, p...)
+	c.carry.feed(p, c.d.w.term, c.lines)
 	if c.err == nil && len(c.buf) >= 256<<10 {
 		c.flush()
 	}
@@ -937,10 +888,8 @@ func (c *combineOut) flush() {
 
 // end completes a last line without terminator and flushes.
 func (c *combineOut) end() error {
-	if len(c.carry) > 0 && c.err == nil {
-		c.carry = append(c.carry, c.d.w.term)
-		c.lines(c.carry)
-		c.carry = c.carry[:0]
+	if c.err == nil {
+		c.carry.end(c.d.w.term, c.lines)
 	}
 	c.flush()
 	return c.err
@@ -948,3 +897,40 @@ func (c *combineOut) end() error {
 
 // Key returns the key of line by the Writer's key spec.
 func (w *Writer) Key(line []byte) []byte { return line[:keyEnd(line, w.sep, w.nkey)] }
+
+// lineCarry cuts bytes written in arbitrary pieces into whole lines: it
+// keeps a partial last line until the rest of it arrives.
+type lineCarry struct{ b []byte }
+
+// feed passes the whole lines of the carried bytes followed by p, in as
+// few calls as it can, to lines.
+func (c *lineCarry) feed(p []byte, term byte, lines func([]byte)) {
+	if len(c.b) > 0 {
+		i := bytes.IndexByte(p, term)
+		if i < 0 {
+			c.b = append(c.b, p...)
+			return
+		}
+		c.b = append(c.b, p[:i+1]...)
+		lines(c.b)
+		c.b = c.b[:0]
+		p = p[i+1:]
+	}
+	if j := bytes.LastIndexByte(p, term); j >= 0 {
+		lines(p[:j+1])
+		p = p[j+1:]
+	}
+	c.b = append(c.b, p...)
+}
+
+// end passes a last line that lacks its terminator, with one added.
+func (c *lineCarry) end(term byte, lines func([]byte)) {
+	if len(c.b) > 0 {
+		c.b = append(c.b, term)
+		lines(c.b)
+		c.b = c.b[:0]
+	}
+}
+
+// pending reports whether a partial line is carried.
+func (c *lineCarry) pending() bool { return len(c.b) > 0 }

@@ -52,8 +52,8 @@ type Options struct {
 	Resume, Overwrite, KeepTemp bool
 	// Verbose reports every task attempt; Quiet prints only errors.
 	Verbose, Quiet bool
-	// Progress shows progress on Stderr: bars on a terminal, a line per
-	// phase otherwise. ProgressAuto shows bars only on a terminal.
+	// Progress shows progress on Stderr: bars on a terminal, a plain line
+	// per phase change otherwise; Quiet or ProgressOff turn it off.
 	Progress Progress
 	// Stderr receives messages; Name prefixes them.
 	Stderr io.Writer
@@ -67,8 +67,8 @@ type Progress int
 
 // Progress modes.
 const (
-	ProgressAuto Progress = iota // bars when Stderr is a terminal
-	ProgressOn                   // bars on a terminal, phase lines otherwise
+	ProgressAuto Progress = iota // bars on a terminal, phase lines otherwise
+	ProgressOn                   // the same (kept for --progress)
 	ProgressOff
 )
 

@@ -60,10 +60,8 @@ func newProgress(ctx context.Context, o *Options) progress {
 		return &lines{w: w}
 	case tty && termWidth(w) > 0:
 		return newBars(ctx, w, o.Name)
-	case o.Progress == ProgressOn:
-		return &lines{w: w, name: o.Name, show: true, start: time.Now()}
 	}
-	return &lines{w: w}
+	return &lines{w: w, name: o.Name, show: true, start: time.Now()}
 }
 
 // lines prints a plain line per phase change (or nothing but messages).

@@ -105,7 +105,7 @@ func New() *cli.App {
 		&cli.StringFlag{Name: "hostfile", Usage: "read logins from `FILE`, one per line"},
 		&cli.StringFlag{Name: "ssh", Usage: "run `CMD` (words) as ssh, e.g. 'ssh -F cfg -i key'", DefaultText: "ssh"},
 		&cli.DurationFlag{Name: "host-timeout", Usage: "a host silent for `DURATION` is lost", DefaultText: "30s"},
-		&cli.BoolFlag{Name: "progress", Usage: "show progress: bars on a terminal (the default there), a line per phase otherwise"},
+		&cli.BoolFlag{Name: "progress", Usage: "show progress (the default): bars on a terminal, a line per phase change otherwise; -q turns it off"},
 	}
 	for _, u := range unsupported {
 		flags = append(flags, &cli.StringFlag{Name: u, Hidden: true})

@@ -70,3 +70,17 @@ func keyEnd(line []byte, sep byte, n int) int {
 		i++
 	}
 }
+
+// lineKey is the key of line: the bytes before its nkey-th sep, or the
+// whole line when it has fewer. Small enough to inline in the partition
+// loops.
+func lineKey(line []byte, sep byte, nkey int) []byte {
+	i := bytes.IndexByte(line, sep)
+	switch {
+	case i < 0:
+		return line
+	case nkey == 1:
+		return line[:i]
+	}
+	return line[:keyEnd(line, sep, nkey)]
+}

@@ -331,14 +331,7 @@ func (w *Writer) lines(b []byte) {
 	for len(b) > 0 {
 		e := bytes.IndexByte(b, term)
 		line := b[:e]
-		k := line
-		if i := bytes.IndexByte(line, sep); i >= 0 {
-			if nkey == 1 {
-				k = line[:i]
-			} else {
-				k = line[:keyEnd(line, sep, nkey)]
-			}
-		}
+		k := lineKey(line, sep, nkey)
 		p := w.part.Partition(k)
 		recs++
 		w.batch = w.code.append(w.batch, p)
@@ -365,14 +358,7 @@ func (w *Writer) linesUnsorted(b []byte) {
 	for len(b) > 0 {
 		e := bytes.IndexByte(b, term)
 		line := b[:e]
-		k := line
-		if i := bytes.IndexByte(line, sep); i >= 0 {
-			if nkey == 1 {
-				k = line[:i]
-			} else {
-				k = line[:keyEnd(line, sep, nkey)]
-			}
-		}
+		k := lineKey(line, sep, nkey)
 		var p int
 		if hash {
 			p = mod.mod(uint32(TextHash(k)) & 0x7fffffff)

@@ -196,11 +196,18 @@ func (l *lazyFile) abort() {
 	}
 }
 
-func openLog(path string) (*os.File, error) {
+// openLog opens an attempt's stderr log for appending; without a path the
+// log is nil (the command's stderr lines go nowhere but the report) and
+// closing is a no-op.
+func openLog(path string) (log io.Writer, closeLog func(), err error) {
 	if path == "" {
-		return nil, nil
+		return nil, func() {}, nil
 	}
-	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o666)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o666)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, func() { f.Close() }, nil
 }
 
 // RunMap runs a map task attempt in this process.
@@ -214,17 +221,11 @@ func (Local) RunMap(ctx context.Context, t *MapTask) (*Result, error) {
 	}
 	defer r.Close()
 	in := &mapInput{Reader: r, path: t.Split.Path, term: term, read: t.Read}
-	logf, err := openLog(t.Log)
+	log, closeLog, err := openLog(t.Log)
 	if err != nil {
 		return nil, err
 	}
-	if logf != nil {
-		defer logf.Close()
-	}
-	var log io.Writer
-	if logf != nil {
-		log = logf
-	}
+	defer closeLog()
 	info := streaming.InputInfo{Name: t.Split.Path, Start: t.Split.Start, Length: t.Split.Length, IsSplit: true}
 	if t.Input != nil {
 		info = *t.Input
@@ -377,17 +378,11 @@ func userCombiner(c *streaming.Command, cmd string, proto streaming.Protocol) sh
 func (Local) RunReduce(ctx context.Context, t *ReduceTask) (*Result, error) {
 	sp := t.Spec
 	cs := streaming.NewCounters()
-	logf, err := openLog(t.Log)
+	log, closeLog, err := openLog(t.Log)
 	if err != nil {
 		return nil, err
 	}
-	if logf != nil {
-		defer logf.Close()
-	}
-	var log io.Writer
-	if logf != nil {
-		log = logf
-	}
+	defer closeLog()
 	parts := make([]*shuffle.Part, 0, len(t.Maps))
 	var shuffled int64
 	for _, d := range t.Maps {

@@ -188,6 +188,12 @@ func (s *recSorter) radix(recs []rec, shift, depth int) {
 		if len(bk) < 2 {
 			continue
 		}
+		// Small buckets are sorted by comparisons, which read the text of
+		// records whose prefixes tie: fetch the next bucket's lines now so
+		// those cache misses overlap this bucket's work.
+		if b < 255 && bounds[b+2]-bounds[b+1] <= smallSort {
+			s.prefetchText(recs[bounds[b+1]:bounds[b+2]])
+		}
 		if shift == 0 {
 			s.ties(bk, depth)
 		} else {
@@ -237,6 +243,16 @@ func (s *recSorter) ties(recs []rec, depth int) {
 		return
 	}
 	slices.SortFunc(recs, s.cmpNoPfx)
+}
+
+// prefetchText starts loading the first bytes of the records' lines into
+// the cache.
+func (s *recSorter) prefetchText(recs []rec) {
+	for i := range recs {
+		if off := recs[i].off; int(off) < len(s.text) {
+			prefetch(unsafe.Pointer(&s.text[off]))
+		}
+	}
 }
 
 // byLength orders records of lines that are equal but for trailing NUL

@@ -19,6 +19,9 @@ type Sorter struct {
 	c     *comparer
 	term  byte
 	chunk int64 // largest arena; maxChunk but in tests
+	// The least text merged in parallel and the text of a merge range:
+	// minParallelMerge and rangeBytes but in tests.
+	parMin, parRange int
 }
 
 // Stats counts what a Sort or Merge read and wrote.
@@ -36,7 +39,7 @@ func New(opts Options) (*Sorter, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	s := &Sorter{o: opts, c: newComparer(&opts), term: '\n', chunk: maxChunk}
+	s := &Sorter{o: opts, c: newComparer(&opts), term: '\n', chunk: maxChunk, parMin: minParallelMerge, parRange: rangeBytes}
 	if opts.ZeroTerminated {
 		s.term = 0
 	}
@@ -256,6 +259,14 @@ func (s *Sorter) finish(ctx context.Context, tmp *temps, kept []*arena, runs []*
 	st.Duplicates += dropped
 	st.TempBytes += tb
 	if err != nil {
+		return st, err
+	}
+	if all := append(slices.Clip(kept), last); len(runs) == 0 && parallelMergeOK(all, s.o.parallel(), s.parMin) {
+		st.OutRecords, st.OutBytes, dropped, err = parallelMerge(ctx, s.c, all, s.o.parallel(), s.parRange, s.term, writeAll(w))
+		st.Duplicates += dropped
+		if err == nil && st.OutRecords+st.Duplicates != st.Records {
+			err = fmt.Errorf("internal error: read %d lines, wrote %d and dropped %d duplicates", st.Records, st.OutRecords, st.Duplicates)
+		}
 		return st, err
 	}
 	cur := make([]cursor, 0, len(kept)+len(runs)+1)

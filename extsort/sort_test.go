@@ -9,8 +9,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 // randomLines makes n lines over an alphabet chosen to hit the comparison's
@@ -68,12 +70,15 @@ func TestSortMemoryShapes(t *testing.T) {
 		lines  int
 		inMem  bool // no runs expected
 		onDisk bool // runs expected
+		pmerge int  // size of parallel merge ranges; 0: none
 	}{
-		{"memory", 64 << 20, maxChunk, 0, 5000, true, false},
-		{"kept", 4 << 20, 32 << 10, 0, 20000, true, false},
-		{"kept+runs", 1 << 20, 64 << 10, 0, 60000, false, true},
-		{"runs", MinMemory, maxChunk, 0, 30000, false, true},
-		{"passes", MinMemory, maxChunk, 2, 30000, false, true},
+		{"memory", 64 << 20, maxChunk, 0, 5000, true, false, 0},
+		{"kept", 4 << 20, 32 << 10, 0, 20000, true, false, 0},
+		{"kept/parallel", 4 << 20, 32 << 10, 0, 20000, true, false, 16 << 10},
+		{"kept/parallel-tiny", 4 << 20, 32 << 10, 0, 20000, true, false, 64},
+		{"kept+runs", 1 << 20, 64 << 10, 0, 60000, false, true, 0},
+		{"runs", MinMemory, maxChunk, 0, 30000, false, true, 0},
+		{"passes", MinMemory, maxChunk, 2, 30000, false, true, 0},
 	}
 	dir := t.TempDir()
 	for i, os := range optsets {
@@ -95,6 +100,14 @@ func TestSortMemoryShapes(t *testing.T) {
 					t.Fatal(err)
 				}
 				s.chunk = sh.chunk
+				s.parMin = 1 << 62
+				if sh.pmerge > 0 {
+					o.Parallel = 2
+					if s, err = New(o); err != nil {
+						t.Fatal(err)
+					}
+					s.chunk, s.parMin, s.parRange = sh.chunk, 0, sh.pmerge
+				}
 				var out bytes.Buffer
 				st, err := s.Sort(context.Background(), []Input{{Name: file}}, &out)
 				if err != nil {
@@ -219,3 +232,52 @@ func TestWriteError(t *testing.T) {
 type failWriter struct{}
 
 func (failWriter) Write([]byte) (int, error) { return 0, errors.New("disk on fire") }
+
+// TestParallelMergeErrors: with the final merge on several goroutines, a
+// failing output and a cancelled context end the sort with their error,
+// and every goroutine returns.
+func TestParallelMergeErrors(t *testing.T) {
+	in := randomLines(rand.New(rand.NewPCG(7, 7)), 50000)
+	sorter := func() *Sorter {
+		s, err := New(Options{Memory: 8 << 20, Parallel: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.chunk, s.parMin, s.parRange = 64<<10, 0, 4<<10
+		return s
+	}
+	before := runtime.NumGoroutine()
+	_, err := sorter().Sort(context.Background(), []Input{{Name: "-", Reader: bytes.NewReader(in)}}, &failAfter{n: 100 << 10})
+	var oe *OutputError
+	if !errors.As(err, &oe) {
+		t.Fatalf("failing output: err = %v, want *OutputError", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	_, err = sorter().Sort(ctx, []Input{{Name: "-", Reader: bytes.NewReader(in)}}, writerFunc(func(p []byte) (int, error) {
+		cancel()
+		return len(p), nil
+	}))
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: err = %v, want context.Canceled", err)
+	}
+	for i := 0; runtime.NumGoroutine() > before; i++ {
+		if i == 500 {
+			t.Fatalf("%d goroutines left running", runtime.NumGoroutine()-before)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// failAfter fails every write once n bytes have been written.
+type failAfter struct{ n int }
+
+func (w *failAfter) Write(p []byte) (int, error) {
+	if w.n -= len(p); w.n < 0 {
+		return 0, errors.New("disk on fire")
+	}
+	return len(p), nil
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

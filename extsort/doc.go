@@ -12,7 +12,11 @@
 // file as an S2-compressed run, the next is filled. The last arena stays in
 // memory and is merged with the runs by a loser tree that also compares
 // prefixes first; runs are read ahead by goroutines of their own, and output
-// is written by another, so the work spreads over the cores.
+// is written by another, so the work spreads over the cores. The final merge
+// itself runs on every core: its key space is cut into ranges at splitters
+// sampled from all sources (arenas are cut by binary search, runs at marks,
+// line boundaries where an S2 chunk starts), each range is merged by a
+// worker and the ranges are written in order.
 //
 // Memory: the budget (Options.Memory, default [DefaultMemory]) covers the
 // two arenas, then the last arena and the merge's read buffers. Runs are

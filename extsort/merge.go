@@ -15,6 +15,13 @@ type cursor struct {
 	blk  *block
 	i    int
 	br   *blockReader
+	// A cursor over a key range of its source (bounded) skips lines
+	// before lo and ends at the first line not before hi; nil bounds are
+	// open.
+	bounded      bool
+	cmp          *comparer
+	lo, hi       []byte
+	loPfx, hiPfx uint64
 }
 
 // lookAhead is how many records ahead an in-memory cursor prefetches its
@@ -29,8 +36,42 @@ func memCursor(a *arena) cursor {
 
 func readerCursor(br *blockReader) cursor { return cursor{br: br, i: -1} }
 
+// bound makes c a cursor over the lines of its source from lo (included)
+// to hi (excluded).
+func (c *cursor) bound(cmp *comparer, lo, hi []byte) {
+	c.bounded, c.cmp, c.lo, c.hi = true, cmp, lo, hi
+	if lo != nil {
+		c.loPfx = cmp.prefix(lo)
+	}
+	if hi != nil {
+		c.hiPfx = cmp.prefix(hi)
+	}
+}
+
 // advance moves c to its next line, fetching the next block when needed.
 func (c *cursor) advance() error {
+	if err := c.step(); err != nil || !c.bounded {
+		return err
+	}
+	// Prefixes decide most bound checks: prefix(a) < prefix(b) means a
+	// sorts before b.
+	for c.lo != nil && !c.done {
+		if c.pfx > c.loPfx || c.pfx == c.loPfx && c.cmp.compare(c.line, c.lo) >= 0 {
+			c.lo = nil
+			break
+		}
+		if err := c.step(); err != nil {
+			return err
+		}
+	}
+	if c.hi != nil && !c.done && c.pfx >= c.hiPfx && (c.pfx > c.hiPfx || c.cmp.compare(c.line, c.hi) >= 0) {
+		c.done, c.line = true, nil
+	}
+	return nil
+}
+
+// step moves c to its next line.
+func (c *cursor) step() error {
 	c.i++
 	if c.blk != nil && c.i < len(c.blk.recs) {
 		r := &c.blk.recs[c.i]
@@ -207,15 +248,20 @@ const (
 )
 
 func newLineWriter(write func([]byte) error, term byte) *lineWriter {
+	return newLineWriterSize(write, term, outBuf)
+}
+
+// newLineWriterSize makes a lineWriter whose writes are about size bytes.
+func newLineWriterSize(write func([]byte) error, term byte, size int) *lineWriter {
 	w := &lineWriter{
 		term: term, write: write,
 		free: make(chan []byte, outBufs), work: make(chan []byte, outBufs),
 		done: make(chan struct{}), errc: make(chan error, 1),
 	}
 	for i := 0; i < outBufs-1; i++ {
-		w.free <- make([]byte, 0, outBuf)
+		w.free <- make([]byte, 0, size)
 	}
-	w.cur = make([]byte, 0, outBuf)
+	w.cur = make([]byte, 0, size)
 	go func() {
 		defer close(w.done)
 		var first error
@@ -226,7 +272,7 @@ func newLineWriter(write func([]byte) error, term byte) *lineWriter {
 					w.errc <- err
 				}
 			}
-			if cap(b) <= 2*outBuf {
+			if cap(b) <= 2*size {
 				select {
 				case w.free <- b[:0]:
 				default: // a buffer made for one long line; let it go

@@ -7,17 +7,23 @@ import (
 	"sync/atomic"
 )
 
-// The final merge of arenas sorted in memory runs on every core: the key
-// space is cut into ranges at splitter lines sampled from all arenas, each
-// range is merged by one of par workers into buffers of its own, and one
-// writer emits the ranges in order. Lines that compare equal fall in one
-// range (each arena is cut at the first line not before the splitter), so
-// the output, -u and -s are exactly those of a single merge.
+// The final merge runs on every core when its sources allow: the key space
+// is cut into ranges at splitter lines sampled from all sources, each range
+// is merged by one of par workers into buffers of its own, and one writer
+// emits the ranges in order. An arena sorted in memory is cut at the first
+// record not before the splitter (a binary search); a run is read from the
+// last mark before the range, skipping lines before it, to the first line
+// after it. Lines that compare equal fall in one range, so the output, -u
+// and -s are exactly those of a single merge.
 
 const (
-	// rangeBytes is the text a merge range aims at: small enough that the
-	// workers stay busy to the end, large enough that cutting costs little.
+	// rangeBytes is the text a merge range of arenas aims at: small
+	// enough that the workers stay busy to the end, large enough that
+	// cutting costs little. Ranges over runs are 8 times larger, as each
+	// range reads again part of a mark's span in every run.
 	rangeBytes = 4 << 20
+	// markBytes is the span of lines between marks in a run.
+	markBytes = 512 << 10
 	// rangeBufs is how many output buffers a worker may fill ahead of the
 	// writer.
 	rangeBufs = 4
@@ -25,23 +31,45 @@ const (
 	minParallelMerge = 16 << 20
 )
 
-// parallelMergeOK reports whether arenas should be merged by parallelMerge.
-func parallelMergeOK(arenas []*arena, par, least int) bool {
-	if par < 2 || len(arenas) < 2 {
-		return false
-	}
-	var n int
-	for _, a := range arenas {
-		n += len(a.text)
-	}
-	return n >= least
+// source is one input of the final merge: a sorted arena or a run.
+type source struct {
+	a *arena
+	r *runFile
 }
 
-// parallelMerge merges the sorted arenas, in input order, to write with par
-// workers. It returns the records and bytes written and the lines -u dropped.
-func parallelMerge(ctx context.Context, c *comparer, arenas []*arena, par, size int, term byte, write func([]byte) error) (records, bytes, dropped int64, err error) {
-	cuts := cutRanges(c, arenas, size)
-	nr := len(cuts) - 1
+func (s source) size() int64 {
+	if s.a != nil {
+		return int64(len(s.a.text))
+	}
+	return s.r.bytes
+}
+
+// parallelMergeOK reports whether srcs should be merged by parallelMerge:
+// enough text, more than one source, and for runs, marks and the memory for
+// par readers of each (fanIn readers fit the budget).
+func parallelMergeOK(srcs []source, par, least, fanIn int) bool {
+	if par < 2 || len(srcs) < 2 {
+		return false
+	}
+	var n int64
+	runs := 0
+	for _, s := range srcs {
+		n += s.size()
+		if s.r != nil {
+			if len(s.r.marks) == 0 {
+				return false
+			}
+			runs++
+		}
+	}
+	return n >= int64(least) && runs*par <= fanIn
+}
+
+// parallelMerge merges srcs, in input order, to write with par workers. It
+// returns the records and bytes written and the lines -u dropped.
+func parallelMerge(ctx context.Context, c *comparer, srcs []source, par, size int, term byte, write func([]byte) error) (records, bytes, dropped int64, err error) {
+	p := planRanges(c, srcs, size)
+	nr := len(p.splitters) + 1
 	par = min(par, nr)
 
 	type rng struct {
@@ -77,12 +105,8 @@ func parallelMerge(ctx context.Context, c *comparer, arenas []*arena, par, size 
 				r := &ranges[i]
 				r.owner = pool
 				lw := &lineWriter{term: term, cur: <-pool, free: pool, work: r.out, errc: failed}
-				cur := make([]cursor, len(arenas))
-				for k, a := range arenas {
-					cur[k] = cursor{blk: &block{text: a.text, recs: a.recs[cuts[i][k]:cuts[i+1][k]]}, i: -1}
-				}
 				if ctx.Err() == nil && lw.failed() == nil {
-					r.drop, r.err = mergeTo(ctx, c, cur, lw)
+					r.drop, r.err = mergeTo(ctx, c, p.cursors(c, term, i), lw)
 				}
 				if len(lw.cur) > 0 {
 					r.out <- lw.cur
@@ -127,56 +151,123 @@ func parallelMerge(ctx context.Context, c *comparer, arenas []*arena, par, size 
 	return records, bytes, dropped, err
 }
 
-// cutRanges cuts the arenas' records into ranges of about rangeBytes of
-// text (size): cuts[i][k] is where range i starts in arena k (the last row holds
-// the arenas' lengths). Splitters are sampled evenly from every arena and
-// sorted, so ranges follow the data's distribution however it is spread.
-func cutRanges(c *comparer, arenas []*arena, size int) [][]int {
-	var total int
-	for _, a := range arenas {
-		total += len(a.text)
+// rangePlan is where the merge ranges start in each source: range i holds
+// the lines from splitters[i-1] (included) to splitters[i] (excluded).
+// at[j][k] is, for arena k, the first record not before splitters[j-1], and
+// for run k, the last mark whose line is before it (at[0] is all zeros;
+// at[len(splitters)+1] holds the arenas' lengths and the runs' last marks).
+type rangePlan struct {
+	srcs      []source
+	splitters [][]byte
+	at        [][]int
+}
+
+// planRanges cuts srcs into ranges of about size bytes of text (8 times
+// more when there are runs). Splitters are sampled evenly from every
+// source by size and sorted, so ranges follow the data's distribution
+// however it is spread.
+func planRanges(c *comparer, srcs []source, size int) *rangePlan {
+	var total int64
+	runs := false
+	for _, s := range srcs {
+		total += s.size()
+		runs = runs || s.r != nil
 	}
-	nr := max(2, min(4096, total/size))
-	// Samples: about 4 per range, spread over the arenas by size.
+	if runs {
+		size *= 8
+	}
+	nr := int(max(2, min(4096, total/int64(max(size, 1)))))
+	// Samples: about 4 per range; a run's are its marks.
 	var samples [][]byte
-	for _, a := range arenas {
-		n := len(a.recs)
+	for _, s := range srcs {
+		if s.r != nil {
+			for _, m := range s.r.marks[1:] {
+				samples = append(samples, m.first)
+			}
+			continue
+		}
+		n := len(s.a.recs)
 		if n == 0 {
 			continue
 		}
-		k := max(1, 4*nr*len(a.text)/max(total, 1))
+		k := int(max(1, 4*int64(nr)*s.size()/max(total, 1)))
+		if runs {
+			k = int(max(1, s.size()/markBytes))
+		}
 		for j := 0; j < k; j++ {
-			r := &a.recs[(2*j+1)*n/(2*k)]
-			samples = append(samples, a.text[r.off:r.off+r.n])
+			r := &s.a.recs[(2*j+1)*n/(2*k)]
+			samples = append(samples, s.a.text[r.off:r.off+r.n])
 		}
 	}
 	slices.SortFunc(samples, c.compare)
-	var splitters [][]byte
-	for i := 1; i < nr; i++ {
-		s := samples[i*len(samples)/nr]
-		if len(splitters) > 0 && c.compare(splitters[len(splitters)-1], s) == 0 {
+	p := &rangePlan{srcs: srcs}
+	for i := 1; i < nr && len(samples) > 0; i++ {
+		sp := samples[i*len(samples)/nr]
+		if len(p.splitters) > 0 && c.compare(p.splitters[len(p.splitters)-1], sp) >= 0 {
 			continue
 		}
-		splitters = append(splitters, s)
+		p.splitters = append(p.splitters, sp)
 	}
-	cuts := make([][]int, 0, len(splitters)+2)
-	cuts = append(cuts, make([]int, len(arenas)))
-	for _, s := range splitters {
-		row := make([]int, len(arenas))
-		for k, a := range arenas {
-			// The first record whose line is not before the splitter.
-			row[k], _ = slices.BinarySearchFunc(a.recs, s, func(r rec, s []byte) int {
-				if d := c.compare(a.text[r.off:r.off+r.n], s); d != 0 {
-					return d
-				}
-				return 1
+	p.at = append(p.at, make([]int, len(srcs)))
+	for _, sp := range p.splitters {
+		row := make([]int, len(srcs))
+		for k, s := range srcs {
+			if s.a != nil {
+				// The first record not before the splitter.
+				row[k], _ = slices.BinarySearchFunc(s.a.recs, sp, func(r rec, sp []byte) int {
+					return c.compare(s.a.text[r.off:r.off+r.n], sp)
+				})
+				continue
+			}
+			// The last mark before the splitter (the first mark comes
+			// before every line).
+			m, _ := slices.BinarySearchFunc(s.r.marks[1:], sp, func(m runMark, sp []byte) int {
+				return c.compare(m.first, sp)
 			})
+			row[k] = m
 		}
-		cuts = append(cuts, row)
+		p.at = append(p.at, row)
 	}
-	last := make([]int, len(arenas))
-	for k, a := range arenas {
-		last[k] = len(a.recs)
+	end := make([]int, len(srcs))
+	for k, s := range srcs {
+		if s.a != nil {
+			end[k] = len(s.a.recs)
+		} else {
+			end[k] = len(s.r.marks) - 1
+		}
 	}
-	return append(cuts, last)
+	p.at = append(p.at, end)
+	return p
+}
+
+// cursors returns the cursors of range i over the sources, in their order.
+func (p *rangePlan) cursors(c *comparer, term byte, i int) []cursor {
+	var lo, hi []byte
+	if i > 0 {
+		lo = p.splitters[i-1]
+	}
+	if i < len(p.splitters) {
+		hi = p.splitters[i]
+	}
+	cur := make([]cursor, len(p.srcs))
+	for k, s := range p.srcs {
+		from, to := p.at[i][k], p.at[i+1][k]
+		if s.a != nil {
+			cur[k] = cursor{blk: &block{text: s.a.text, recs: s.a.recs[from:to]}, i: -1}
+			continue
+		}
+		// Lines before mark from are before lo; lines from the mark after
+		// mark to on are not before hi.
+		off, end := s.r.marks[from].off, s.r.size
+		if to+1 < len(s.r.marks) {
+			end = s.r.marks[to+1].off
+		}
+		if off >= end {
+			cur[k] = cursor{blk: &block{}, i: -1}
+			continue
+		}
+		cur[k] = readerCursor(s.r.sectionReader(c, term, off, end))
+		cur[k].bound(c, lo, hi)
+	}
+	return cur
 }

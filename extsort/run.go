@@ -2,6 +2,7 @@ package extsort
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -58,19 +59,41 @@ type runFile struct {
 	size           int64
 	records, bytes int64
 	compressed     bool
+	// marks are places where reading may start (the first at offset 0), in
+	// order, so that a parallel merge can read a key range of the run.
+	marks []runMark
 }
+
+// runMark is a line boundary of a run that is also the start of an S2
+// chunk: the line there (nil for the first mark, which comes before every
+// line) and its offset in the file.
+type runMark struct {
+	off   int64
+	first []byte
+}
+
+// maxMarkLine is the longest line a mark keeps; runs mark no place where a
+// longer one starts.
+const maxMarkLine = 1 << 10
 
 // runWriter writes one run: lines, S2-compressed unless disabled (S2 stores
 // blocks that do not compress as they are), through a buffer to the file.
+// Every write is of whole lines; one starting at least every mark bytes of
+// lines after the previous mark is marked.
 type runWriter struct {
-	f   *os.File
-	bw  *bufio.Writer
-	enc *s2.Writer
-	n   int64
+	f     *os.File
+	bw    *bufio.Writer
+	enc   *s2.Writer
+	n     int64
+	term  byte
+	every int64 // bytes of lines between marks; 0: no marks
+	lines int64 // bytes of lines written
+	last  int64 // lines at the last mark
+	marks []runMark
 }
 
-func newRunWriter(f *os.File, compress bool) *runWriter {
-	w := &runWriter{f: f}
+func newRunWriter(f *os.File, compress bool, term byte, every int64) *runWriter {
+	w := &runWriter{f: f, term: term, every: every}
 	w.bw = bufio.NewWriterSize(countWriter{f, &w.n}, 256<<10)
 	if compress {
 		w.enc = s2.NewWriter(w.bw, s2.WriterConcurrency(1), s2.WriterBlockSize(s2Block))
@@ -89,7 +112,22 @@ func (c countWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// write writes p, whole lines. With concurrency 1, S2 encodes all of p into
+// chunks before EncodeBuffer returns, so the file offset before the call
+// starts a chunk.
 func (w *runWriter) write(p []byte) error {
+	if w.every > 0 {
+		switch {
+		case len(w.marks) == 0:
+			w.marks = append(w.marks, runMark{})
+		case w.lines-w.last >= w.every:
+			if i := bytes.IndexByte(p, w.term); i >= 0 && i <= maxMarkLine {
+				w.marks = append(w.marks, runMark{off: w.n + int64(w.bw.Buffered()), first: bytes.Clone(p[:i])})
+				w.last = w.lines
+			}
+		}
+		w.lines += int64(len(p))
+	}
 	var err error
 	if w.enc != nil {
 		err = w.enc.EncodeBuffer(p)
@@ -127,6 +165,23 @@ func (r *runFile) reader(c *comparer, term byte) *blockReader {
 	}
 	br := newBlockReader(r.name, src, c, term)
 	br.wantRecords, br.wantBytes = r.records, r.bytes
+	go br.run()
+	return br
+}
+
+// sectionReader reads the run's lines from offset off, a mark, to end, a
+// mark or the run's size. What it reads is not counted against the run;
+// the merge's own count checks the whole.
+func (r *runFile) sectionReader(c *comparer, term byte, off, end int64) *blockReader {
+	var src io.Reader = io.NewSectionReader(r.f, off, end-off)
+	if r.compressed {
+		opts := []s2.ReaderOption{s2.ReaderMaxBlockSize(s2Block)}
+		if off > 0 {
+			opts = append(opts, s2.ReaderIgnoreStreamIdentifier())
+		}
+		src = s2.NewReader(src, opts...)
+	}
+	br := newBlockReader(r.name, src, c, term)
 	go br.run()
 	return br
 }

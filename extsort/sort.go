@@ -22,6 +22,8 @@ type Sorter struct {
 	// The least text merged in parallel and the text of a merge range:
 	// minParallelMerge and rangeBytes but in tests.
 	parMin, parRange int
+	parMark          int64 // bytes of lines between run marks: markBytes but in tests
+	runBuf           int   // bytes of lines per write to a run: outBuf but in tests
 }
 
 // Stats counts what a Sort or Merge read and wrote.
@@ -39,7 +41,7 @@ func New(opts Options) (*Sorter, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	s := &Sorter{o: opts, c: newComparer(&opts), term: '\n', chunk: maxChunk, parMin: minParallelMerge, parRange: rangeBytes}
+	s := &Sorter{o: opts, c: newComparer(&opts), term: '\n', chunk: maxChunk, parMin: minParallelMerge, parRange: rangeBytes, parMark: markBytes, runBuf: outBuf}
 	if opts.ZeroTerminated {
 		s.term = 0
 	}
@@ -261,8 +263,16 @@ func (s *Sorter) finish(ctx context.Context, tmp *temps, kept []*arena, runs []*
 	if err != nil {
 		return st, err
 	}
-	if all := append(slices.Clip(kept), last); len(runs) == 0 && parallelMergeOK(all, s.o.parallel(), s.parMin) {
-		st.OutRecords, st.OutBytes, dropped, err = parallelMerge(ctx, s.c, all, s.o.parallel(), s.parRange, s.term, writeAll(w))
+	srcs := make([]source, 0, len(kept)+len(runs)+1)
+	for _, a := range kept {
+		srcs = append(srcs, source{a: a})
+	}
+	for _, r := range runs {
+		srcs = append(srcs, source{r: r})
+	}
+	srcs = append(srcs, source{a: last})
+	if parallelMergeOK(srcs, s.o.parallel(), s.parMin, s.fanIn()) {
+		st.OutRecords, st.OutBytes, dropped, err = parallelMerge(ctx, s.c, srcs, s.o.parallel(), s.parRange, s.term, writeAll(w))
 		st.Duplicates += dropped
 		if err == nil && st.OutRecords+st.Duplicates != st.Records {
 			err = fmt.Errorf("internal error: read %d lines, wrote %d and dropped %d duplicates", st.Records, st.OutRecords, st.Duplicates)
@@ -320,8 +330,8 @@ func (s *Sorter) writeRun(ctx context.Context, tmp *temps, cur []cursor) (*runFi
 		}
 		return nil, 0, err
 	}
-	rw := newRunWriter(f, !s.o.NoCompress)
-	out := newLineWriter(rw.write, s.term)
+	rw := newRunWriter(f, !s.o.NoCompress, s.term, s.parMark)
+	out := newLineWriterSize(rw.write, s.term, s.runBuf)
 	dropped, err := mergeTo(ctx, s.c, cur, out)
 	if cerr := out.close(); err == nil {
 		err = cerr
@@ -334,7 +344,7 @@ func (s *Sorter) writeRun(ctx context.Context, tmp *temps, cur []cursor) (*runFi
 		tmp.close(f)
 		return nil, dropped, err
 	}
-	return &runFile{f: f, name: f.Name(), size: size, records: out.records, bytes: out.bytes, compressed: !s.o.NoCompress}, dropped, nil
+	return &runFile{f: f, name: f.Name(), size: size, records: out.records, bytes: out.bytes, compressed: !s.o.NoCompress, marks: rw.marks}, dropped, nil
 }
 
 // reduceRuns merges runs, a batch at a time, until at most keep remain. The

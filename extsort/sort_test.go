@@ -77,7 +77,11 @@ func TestSortMemoryShapes(t *testing.T) {
 		{"kept/parallel", 4 << 20, 32 << 10, 0, 20000, true, false, 16 << 10},
 		{"kept/parallel-tiny", 4 << 20, 32 << 10, 0, 20000, true, false, 64},
 		{"kept+runs", 1 << 20, 64 << 10, 0, 60000, false, true, 0},
+		{"kept+runs/parallel", 1 << 20, 64 << 10, 0, 60000, false, true, 16 << 10},
+		{"kept+runs/parallel-tiny", 1 << 20, 64 << 10, 0, 60000, false, true, 64},
 		{"runs", MinMemory, maxChunk, 0, 30000, false, true, 0},
+		{"runs/parallel", MinMemory, 16 << 10, 16, 30000, false, true, 1 << 10},
+		{"runs/parallel-tiny", MinMemory, 16 << 10, 100, 30000, false, true, 64},
 		{"passes", MinMemory, maxChunk, 2, 30000, false, true, 0},
 	}
 	dir := t.TempDir()
@@ -107,6 +111,7 @@ func TestSortMemoryShapes(t *testing.T) {
 						t.Fatal(err)
 					}
 					s.chunk, s.parMin, s.parRange = sh.chunk, 0, sh.pmerge
+					s.parMark, s.runBuf = 2<<10, 1<<10
 				}
 				var out bytes.Buffer
 				st, err := s.Sort(context.Background(), []Input{{Name: file}}, &out)

@@ -3,6 +3,8 @@ package extsort
 import (
 	"context"
 	"unsafe"
+
+	"github.com/mrpipe/mrpipe/extsort/prefetch"
 )
 
 // cursor is one sorted source of a merge: its current line and prefix, and
@@ -78,7 +80,7 @@ func (c *cursor) step() error {
 		c.pfx, c.line = r.pfx, c.blk.text[r.off:r.off+r.n]
 		if c.br == nil && c.i+lookAhead < len(c.blk.recs) {
 			if off := c.blk.recs[c.i+lookAhead].off; int(off) < len(c.blk.text) {
-				prefetch(unsafe.Pointer(&c.blk.text[off]))
+				prefetch.Line(unsafe.Pointer(&c.blk.text[off]))
 			}
 		}
 		return nil

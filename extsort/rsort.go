@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/mrpipe/mrpipe/extsort/prefetch"
 )
 
 // rec is a sort record: a line's order-preserving key prefix and where the
@@ -217,7 +219,7 @@ func (s *recSorter) ties(recs []rec, depth int) {
 		for i := range recs {
 			if i+lookAhead < len(recs) {
 				if off := recs[i+lookAhead].off; int(off) < len(s.text) {
-					prefetch(unsafe.Pointer(&s.text[off]))
+					prefetch.Line(unsafe.Pointer(&s.text[off]))
 				}
 			}
 			var m bool
@@ -250,7 +252,7 @@ func (s *recSorter) ties(recs []rec, depth int) {
 func (s *recSorter) prefetchText(recs []rec) {
 	for i := range recs {
 		if off := recs[i].off; int(off) < len(s.text) {
-			prefetch(unsafe.Pointer(&s.text[off]))
+			prefetch.Line(unsafe.Pointer(&s.text[off]))
 		}
 	}
 }

@@ -5,6 +5,9 @@ import (
 	"hash/maphash"
 	"math"
 	"strconv"
+	"unsafe"
+
+	"github.com/mrpipe/mrpipe/extsort/prefetch"
 )
 
 // sumTable is the pre-combiner's hash table for sum, the most common
@@ -17,7 +20,6 @@ type sumTable struct {
 	used  int
 	keys  []byte
 	order []uint32 // slots in insertion order, for a deterministic output
-	sink  uint32   // see touch
 }
 
 type sumSlot struct {
@@ -39,10 +41,19 @@ func newSumTable() *sumTable {
 // hash returns the hash of key in t.
 func (t *sumTable) hash(key []byte) uint32 { return uint32(maphash.Bytes(t.seed, key)) }
 
-// touch loads the slot where a key of hash h starts its probe, so that it
-// is in the cache when addHashed comes to it.
+// touch starts loading the slot where a key of hash h starts its probe,
+// so that it is in the cache when addHashed comes to it.
 func (t *sumTable) touch(h uint32) {
-	t.sink += t.slots[h&uint32(len(t.slots)-1)].hash
+	prefetch.Line(unsafe.Pointer(&t.slots[h&uint32(len(t.slots)-1)]))
+}
+
+// touchKey starts loading the key held by the slot where a key of hash h
+// starts its probe (usually that key itself), for addHashed's comparison.
+// The slot should be in the cache already (see touch).
+func (t *sumTable) touchKey(h uint32) {
+	if s := &t.slots[h&uint32(len(t.slots)-1)]; s.flags&slotFull != 0 && s.hash == h && int(s.off) < len(t.keys) {
+		prefetch.Line(unsafe.Pointer(&t.keys[s.off]))
+	}
 }
 
 // add adds the number v to key's sum; it reports whether the key is new.

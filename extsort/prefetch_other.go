@@ -1,7 +1,0 @@
-//go:build !amd64
-
-package extsort
-
-import "unsafe"
-
-func prefetch(p unsafe.Pointer) {}

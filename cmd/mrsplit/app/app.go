@@ -49,7 +49,9 @@ With --filter, each piece is written to COMMAND run by $SHELL (or /bin/sh)
 with FILE set to the piece's name; for -n N and -n l/N of a regular file
 MRPIPE_SPLIT is set to PATH:START+LENGTH, the pieces are read straight from
 the file's byte range (no copying through one reader), and up to -j
-commands run at once. A command that fails makes mrsplit exit 1.
+commands are fed at once, while as many more are started ahead, in order,
+and wait for their piece (so that shell start-up overlaps the others'
+work). A command that fails makes mrsplit exit 1.
 
 CHUNKS may be: N (N files by size), K/N (Kth of N to stdout), l/N (N files
 without splitting records), l/K/N (Kth of those to stdout), r/N (round

@@ -440,14 +440,16 @@ func byRanges(ctx context.Context, cfg *config, in *input, outs *outputs) error 
 		return nil
 	}
 	// With a filter, up to -j pieces are fed at once, each from its own
-	// range. One command more is started ahead, in order, so that its
-	// start-up (a shell, the command) overlaps the others' work.
+	// range. As many commands more are started ahead, in order, so that
+	// their start-up (a shell, the command) overlaps the others' work: when
+	// the -j fed pieces end together, each next piece has its command
+	// waiting.
 	type started struct {
 		i   int
 		o   *output
 		err error
 	}
-	ready := make(chan started)
+	ready := make(chan started, max(cfg.jobs-1, 0))
 	quit := make(chan struct{})
 	go func() {
 		defer close(ready)

@@ -46,8 +46,8 @@ func (s source) size() int64 {
 
 // parallelMergeOK reports whether srcs should be merged by parallelMerge:
 // enough text, more than one source, and for runs, marks and the memory for
-// par readers of each (fanIn readers fit the budget).
-func parallelMergeOK(srcs []source, par, least, fanIn int) bool {
+// par readers of each (readers fit the budget).
+func parallelMergeOK(srcs []source, par, least, readers int) bool {
 	if par < 2 || len(srcs) < 2 {
 		return false
 	}
@@ -62,7 +62,7 @@ func parallelMergeOK(srcs []source, par, least, fanIn int) bool {
 			runs++
 		}
 	}
-	return n >= int64(least) && runs*par <= fanIn
+	return n >= int64(least) && runs*par <= readers
 }
 
 // parallelMerge merges srcs, in input order, to write with par workers. It

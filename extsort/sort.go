@@ -52,14 +52,17 @@ func New(opts Options) (*Sorter, error) {
 // without its tie-break on input order.
 func (s *Sorter) Compare(a, b []byte) int { return s.c.compare(a, b) }
 
+// readerMemory is the memory a merge spends on reading one run: two
+// blocks of lines and records, and S2's buffers.
+const readerMemory = int64(2*(blockText+16*blockRecs) + 3*s2Block)
+
 // fanIn is the most runs one merge reads: what the memory budget and the
 // open-file limit allow, or --batch-size.
 func (s *Sorter) fanIn() int {
 	if s.o.BatchSize > 0 {
 		return s.o.BatchSize
 	}
-	perRun := int64(2*(blockText+16*blockRecs) + 3*s2Block)
-	f := int(s.o.memory() / 2 / perRun)
+	f := int(s.o.memory() / 2 / readerMemory)
 	var rl unix.Rlimit
 	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) == nil {
 		f = min(f, int(rl.Cur)-32)
@@ -271,7 +274,17 @@ func (s *Sorter) finish(ctx context.Context, tmp *temps, kept []*arena, runs []*
 		srcs = append(srcs, source{r: r})
 	}
 	srcs = append(srcs, source{a: last})
-	if parallelMergeOK(srcs, s.o.parallel(), s.parMin, s.fanIn()) {
+	// Readers of runs for a parallel merge must fit in what the arenas
+	// leave of the budget (or, with --batch-size, in the fan-in).
+	held := int64(last.size)
+	for _, a := range kept {
+		held += int64(a.size)
+	}
+	readers := int((s.o.memory() - held) / readerMemory)
+	if s.o.BatchSize > 0 {
+		readers = s.o.BatchSize
+	}
+	if parallelMergeOK(srcs, s.o.parallel(), s.parMin, readers) {
 		st.OutRecords, st.OutBytes, dropped, err = parallelMerge(ctx, s.c, srcs, s.o.parallel(), s.parRange, s.term, writeAll(w))
 		st.Duplicates += dropped
 		if err == nil && st.OutRecords+st.Duplicates != st.Records {

@@ -60,7 +60,25 @@ type Options struct {
 	Name   string
 	// Runner runs the tasks; nil means [Local].
 	Runner Runner
+	// Speculative says whether a slow task gets a backup attempt
+	// (speculative execution). -D mapreduce.map.speculative and
+	// mapreduce.reduce.speculative decide for each phase unless it is
+	// SpeculativeOff.
+	Speculative Speculation
 }
+
+// Speculation says when slow tasks get backup attempts.
+type Speculation int
+
+// Speculation modes.
+const (
+	// SpeculativeAuto is on with a Runner for other hosts, where a slow
+	// task usually means a slow or overloaded host, and off with [Local],
+	// where a backup attempt would compete for the same CPUs and disks.
+	SpeculativeAuto Speculation = iota
+	SpeculativeOn
+	SpeculativeOff
+)
 
 // Progress says when progress is shown.
 type Progress int
@@ -134,6 +152,8 @@ var knownKeys = map[string]bool{
 	"mapreduce.map.output.key.field.separator":         true,
 	"mapreduce.map.maxattempts":                        true,
 	"mapreduce.reduce.maxattempts":                     true,
+	"mapreduce.map.speculative":                        true,
+	"mapreduce.reduce.speculative":                     true,
 	"mapreduce.task.io.sort.mb":                        true,
 	"mapreduce.input.fileinputformat.split.minsize":    true,
 	"mapreduce.input.fileinputformat.split.maxsize":    true,
@@ -155,6 +175,9 @@ type settings struct {
 	markSuccess    bool
 	ignored        []string  // -D keys mrrun does not read
 	files          []shipped // -file, -files
+	// mapSpeculative and reduceSpeculative turn on speculative execution
+	// in each phase.
+	mapSpeculative, reduceSpeculative bool
 }
 
 // shipped is a file shipped to the tasks' working directory: Path
@@ -368,6 +391,29 @@ func resolve(o *Options) (*settings, error) {
 		return nil, err
 	} else if ok {
 		s.reduceAttempts = int(min(n, 1000))
+	}
+	spec := o.Speculative == SpeculativeOn
+	if o.Speculative == SpeculativeAuto {
+		switch o.Runner.(type) {
+		case nil, Local, *Local:
+		default:
+			spec = true
+		}
+	}
+	s.mapSpeculative, s.reduceSpeculative = spec, spec
+	for _, p := range []struct {
+		key string
+		on  *bool
+	}{{"mapreduce.map.speculative", &s.mapSpeculative}, {"mapreduce.reduce.speculative", &s.reduceSpeculative}} {
+		v, ok := get(p.key)
+		if !ok {
+			continue
+		}
+		b, err := strconv.ParseBool(strings.TrimSpace(v))
+		if err != nil {
+			return nil, configErr("-D %s: invalid boolean '%s'", p.key, v)
+		}
+		*p.on = b && o.Speculative != SpeculativeOff
 	}
 	sp.SortMemory = max(DefaultMemory/int64(s.parallel)*4/5, extsort.MinMemory)
 	if n, ok, err := num("mapreduce.task.io.sort.mb", 1); err != nil {

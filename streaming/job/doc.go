@@ -34,4 +34,25 @@
 // A failed attempt is retried up to the task's maximum attempts; then the
 // job fails with the last attempt's report. A job killed with SIGKILL can
 // be resumed ([Options].Resume): map tasks in the journal are reused.
+//
+// # Speculative execution
+//
+// Once 75% of a phase's tasks are done, a worker with nothing else to
+// run starts a backup attempt of a task whose attempt has run longer than
+// twice the median run time of the phase's finished tasks (and at least a
+// second), one backup per task. The first attempt to finish wins: it
+// alone commits its output and its counters; the other is cancelled (its
+// commands killed), its directory removed, and it is reported in
+// _job.json with the error "killed: speculative attempt lost" and counted
+// as a killed task ("Killed map tasks", "Killed reduce tasks"). A backup
+// attempt counts as launched but is no failure, so output and counters,
+// but for those two job counters, are the same with and without it.
+//
+// Speculation is on by default with a Runner for other hosts (Hadoop's
+// default), where a task much slower than its peers usually means a
+// slow or overloaded host and the backup runs on another one. It is off
+// by default in local mode: there a backup attempt competes for the same
+// CPUs and disks as the slow one, and rarely helps. [Options].Speculative
+// and the -D properties mapreduce.map.speculative and
+// mapreduce.reduce.speculative change this.
 package job

@@ -39,6 +39,8 @@ const (
 	LaunchedReduceTask = "Launched reduce tasks"
 	FailedMapTasks     = "Failed map tasks"
 	FailedReduceTasks  = "Failed reduce tasks"
+	KilledMapTasks     = "Killed map tasks"
+	KilledReduceTasks  = "Killed reduce tasks"
 	ReusedMapTasks     = "Reused map tasks"
 )
 
@@ -92,6 +94,8 @@ type AttemptReport struct {
 	Seconds float64   `json:"seconds"`
 	Error   string    `json:"error,omitempty"`
 	Log     string    `json:"log,omitempty"`
+	// Speculative marks a backup attempt of a slow task.
+	Speculative bool `json:"speculative,omitempty"`
 }
 
 // driver is one run of a job.
@@ -485,12 +489,7 @@ func (d *driver) run(ctx context.Context) error {
 
 	d.prog.phase("map", nmaps, total, d.mapBytes, reused)
 	d.verbosef("map: %d tasks over %d input files (%d reused)", nmaps, countFiles(d.splits), reused)
-	err := runPool(ctx, nmaps, d.s.parallel, func(ctx context.Context, i int) error {
-		if d.mapDone[i] {
-			return nil
-		}
-		return d.runMap(ctx, i, tasks[i])
-	})
+	err := d.runPhase(ctx, true, tasks, func(i int) bool { return d.mapDone[i] }, d.s.mapAttempts, d.s.mapSpeculative, d.runMap)
 	if err != nil {
 		return err
 	}
@@ -512,8 +511,8 @@ func (d *driver) run(ctx context.Context) error {
 	d.mu.Unlock()
 	d.prog.phase("reduce", sp.Reduces, 0, nil, 0)
 	d.verbosef("reduce: %d tasks", sp.Reduces)
-	return runPool(ctx, sp.Reduces, d.s.parallel, func(ctx context.Context, p int) error {
-		return d.runReduce(ctx, p, maps, rtasks[p])
+	return d.runPhase(ctx, false, rtasks, nil, d.s.reduceAttempts, d.s.reduceSpeculative, func(p int) attemptFunc {
+		return d.runReduce(p, maps)
 	})
 }
 
@@ -547,97 +546,18 @@ func countersFrom(m map[string]map[string]int64) *streaming.Counters {
 	return c
 }
 
-// runPool runs fn(0) … fn(n-1) on at most par goroutines. The first error
-// cancels the others; runPool returns it when they have all returned.
-func runPool(ctx context.Context, n, par int, fn func(ctx context.Context, i int) error) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	var once sync.Once
-	var first error
-	for w := 0; w < min(par, n); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				if err := fn(ctx, i); err != nil {
-					once.Do(func() { first = err; cancel(err) })
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if first != nil {
-		return first
-	}
-	return context.Cause(ctx)
-}
-
-// attempts runs attempt(a) until one succeeds or max have failed.
-func (d *driver) attempts(ctx context.Context, tr *TaskReport, isMap bool, index, max int,
-	attempt func(ctx context.Context, a int, id, log string) error) error {
-	sp := &d.s.spec
-	kind, launched, failed := "map", LaunchedMapTasks, FailedMapTasks
-	if !isMap {
-		kind, launched, failed = "reduce", LaunchedReduceTask, FailedReduceTasks
-	}
-	start := time.Now()
-	for a := 0; ; a++ {
-		id := attemptName(sp.JobID, isMap, index, a)
-		log := filepath.Join(d.tmp, "logs", id+".log")
-		ar := &AttemptReport{ID: id, Started: time.Now()}
-		d.mu.Lock()
-		tr.Attempts = append(tr.Attempts, ar)
-		d.mu.Unlock()
-		d.counters.Add(GroupJob, launched, 1)
-		d.verbosef("%s task %d: attempt %s started", kind, index, id)
-		err := attempt(ctx, a, id, log)
-		d.mu.Lock()
-		ar.Seconds = time.Since(ar.Started).Seconds()
-		if fi, serr := os.Stat(log); serr == nil && fi.Size() > 0 {
-			ar.Log = LogsDir + "/" + id + ".log"
-		} else {
-			os.Remove(log)
-		}
-		if err == nil {
-			tr.Seconds = time.Since(start).Seconds()
-			d.mu.Unlock()
-			d.verbosef("%s task %d: attempt %s succeeded in %.2f s", kind, index, id, ar.Seconds)
-			d.prog.taskDone()
-			return nil
-		}
-		if ctx.Err() != nil {
-			ar.Error = "killed"
-			d.mu.Unlock()
-			return context.Cause(ctx)
-		}
-		ar.Error = err.Error()
-		d.mu.Unlock()
-		d.counters.Add(GroupJob, failed, 1)
-		if a+1 >= max {
-			return &TaskError{Task: tr.ID, Attempt: id, Attempts: a + 1, Err: err}
-		}
-		if !d.o.Quiet {
-			d.prog.println(fmt.Sprintf("%s: %s task %d: attempt %s failed (%s); retrying",
-				d.o.Name, kind, index, id, firstLine(err.Error())))
-		}
-	}
-}
-
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	return s
 }
 
-func (d *driver) runMap(ctx context.Context, i int, tr *TaskReport) error {
+// runMap returns the attempt function of map task i: it maps into the
+// attempt's directory, which the winning attempt renames to the task's
+// map output directory.
+func (d *driver) runMap(i int) attemptFunc {
 	sp := &d.s.spec
-	return d.attempts(ctx, tr, true, i, d.s.mapAttempts, func(ctx context.Context, a int, id, log string) error {
+	return func(ctx context.Context, a int, id, log string, win func() bool) error {
+		start := time.Now()
 		dir := filepath.Join(d.tmp, id)
 		os.RemoveAll(dir)
 		if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -651,6 +571,9 @@ func (d *driver) runMap(ctx context.Context, i int, tr *TaskReport) error {
 			t.Output = filepath.Join(dir, shuffle.PartName(i))
 		}
 		res, err := d.runner.RunMap(ctx, t)
+		if err == nil && !win() {
+			err = errLost
+		}
 		if err != nil {
 			os.RemoveAll(dir)
 			return err
@@ -664,14 +587,17 @@ func (d *driver) runMap(ctx context.Context, i int, tr *TaskReport) error {
 		// Progress counts the split once, however it was read.
 		d.readMap.Add(d.splits[i].Length)
 		ix := i
-		return d.appendJournal(journalEntry{Map: &ix, Attempt: id, Seconds: time.Since(tr.Attempts[len(tr.Attempts)-1].Started).Seconds(),
+		return d.appendJournal(journalEntry{Map: &ix, Attempt: id, Seconds: time.Since(start).Seconds(),
 			Counters: res.Counters.Snapshot()})
-	})
+	}
 }
 
-func (d *driver) runReduce(ctx context.Context, p int, maps []string, tr *TaskReport) error {
+// runReduce returns the attempt function of reduce task p: it writes its
+// part file in the attempt's directory; the winning attempt moves it to
+// commit/.
+func (d *driver) runReduce(p int, maps []string) attemptFunc {
 	sp := &d.s.spec
-	return d.attempts(ctx, tr, false, p, d.s.reduceAttempts, func(ctx context.Context, a int, id, log string) error {
+	return func(ctx context.Context, a int, id, log string, win func() bool) error {
 		dir := filepath.Join(d.tmp, id)
 		os.RemoveAll(dir)
 		if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -680,6 +606,9 @@ func (d *driver) runReduce(ctx context.Context, p int, maps []string, tr *TaskRe
 		name := shuffle.PartName(p)
 		t := &ReduceTask{Spec: sp, Partition: p, Attempt: a, Maps: maps, Output: filepath.Join(dir, name), Log: log}
 		res, err := d.runner.RunReduce(ctx, t)
+		if err == nil && !win() {
+			err = errLost
+		}
 		if err == nil {
 			if _, serr := os.Stat(t.Output); serr == nil {
 				err = os.Rename(t.Output, filepath.Join(d.tmp, "commit", name))
@@ -691,7 +620,7 @@ func (d *driver) runReduce(ctx context.Context, p int, maps []string, tr *TaskRe
 		}
 		d.counters.Merge(res.Counters)
 		return nil
-	})
+	}
 }
 
 // commit moves the output files into OUT and writes _job.json, _logs and

@@ -17,6 +17,10 @@ import (
 
 // Runner runs task attempts. [Local] runs them in this process; a runner
 // for remote hosts runs them elsewhere and must leave the same files.
+// Two attempts of a task may run at once (speculative execution), in
+// different directories; a runner for several hosts should run a task's
+// second attempt on another host than the first's. An attempt whose
+// context is cancelled must stop its commands.
 type Runner interface {
 	// RunMap runs one attempt of a map task. On success t.Dir holds the
 	// map output: the shuffle's part files and manifest, or for a

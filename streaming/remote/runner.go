@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -40,6 +41,10 @@ type Runner struct {
 	excluded map[*Host]bool
 	last     map[string]*Host // task → host of its last failed attempt
 	changed  chan struct{}    // closed and replaced when a slot frees
+
+	// running holds the hosts of each task's running attempts (made on
+	// first use).
+	running map[string][]*Host
 }
 
 var _ job.Runner = (*Runner)(nil)
@@ -128,11 +133,16 @@ func (r *Runner) signal() {
 
 // acquire picks a host with a free slot, not excluded nor lost,
 // avoiding the host of the task's last failed attempt when another has
-// room.
+// room. A backup attempt (speculative execution) waits for another host
+// than the task's running attempt's, unless there is none.
 func (r *Runner) acquire(ctx context.Context, task string) (*Host, error) {
 	for {
 		r.mu.Lock()
 		avoid := r.last[task]
+		others := false
+		for _, h := range r.hosts {
+			others = others || !r.excluded[h] && h.Err() == nil && !slices.Contains(r.running[task], h)
+		}
 		var pick, fallback *Host
 		alive := 0
 		for _, h := range r.hosts {
@@ -140,7 +150,7 @@ func (r *Runner) acquire(ctx context.Context, task string) (*Host, error) {
 				continue
 			}
 			alive++
-			if r.busy[h] >= h.Slots() {
+			if r.busy[h] >= h.Slots() || others && slices.Contains(r.running[task], h) {
 				continue
 			}
 			if h == avoid {
@@ -156,6 +166,10 @@ func (r *Runner) acquire(ctx context.Context, task string) (*Host, error) {
 		}
 		if pick != nil {
 			r.busy[pick]++
+			if r.running == nil {
+				r.running = map[string][]*Host{}
+			}
+			r.running[task] = append(r.running[task], pick)
 			r.mu.Unlock()
 			return pick, nil
 		}
@@ -175,6 +189,12 @@ func (r *Runner) acquire(ctx context.Context, task string) (*Host, error) {
 func (r *Runner) release(h *Host, task string, err error, ctx context.Context) {
 	r.mu.Lock()
 	r.busy[h]--
+	if i := slices.Index(r.running[task], h); i >= 0 {
+		r.running[task] = slices.Delete(r.running[task], i, i+1)
+		if len(r.running[task]) == 0 {
+			delete(r.running, task)
+		}
+	}
 	if err != nil && ctx.Err() == nil {
 		r.last[task] = h
 		if !errors.Is(err, ErrHostLost) {

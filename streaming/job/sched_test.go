@@ -1,0 +1,200 @@
+package job
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// slowJob is a word count whose mapper or reducer sleeps in the attempt
+// named by slow (a suffix of mapreduce_task_attempt_id), after writing
+// its shell's pid to pidFile.
+func slowJob(in, out, slow, pidFile string, sleep int, reduces int) *Options {
+	wait := fmt.Sprintf(`case $mapreduce_task_attempt_id in *%s) echo $$ >'%s'; sleep %d;; esac; `, slow, pidFile, sleep)
+	o := &Options{Inputs: []string{in}, Output: out, Parallel: 3, NumReduceTasks: reduces, Quiet: true,
+		Mapper:   wait + `exec awk '{for (i = 1; i <= NF; i++) print $i "\t1"}'`,
+		Combiner: "sum", Reducer: wait + "exec cat",
+		Conf: confs("mapreduce.job.maps", "6")}
+	if reduces == 0 {
+		o.Reducer, o.Combiner = "NONE", ""
+	}
+	return o
+}
+
+// TestSpeculative runs jobs where one attempt of one task sleeps for a
+// minute: a backup attempt finishes the task, the sleeping one is killed,
+// and output and counters (but the job's own) are those of a job without
+// the slow attempt.
+func TestSpeculative(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		slow    string // the slow attempt
+		reduces int
+		task    int // its index in Report.Tasks
+	}{
+		{"map", "_m_000002_0", 2, 2},
+		{"reduce", "_r_000001_0", 4, -3}, // -3: the third from the end
+		{"maponly", "_m_000000_0", 0, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			in := filepath.Join(dir, "in.txt")
+			genText(t, in, 3000)
+			pidFile := filepath.Join(dir, "slow.pid")
+			want := run(t, slowJob(in, filepath.Join(dir, "want"), "none", pidFile, 0, c.reduces))
+
+			o := slowJob(in, filepath.Join(dir, "out"), c.slow, pidFile, 60, c.reduces)
+			o.Speculative = SpeculativeOn
+			o.KeepTemp = true
+			start := time.Now()
+			rep := run(t, o)
+			took := time.Since(start)
+			if took > 30*time.Second {
+				t.Errorf("the job took %v: it waited for the slow attempt", took)
+			}
+			if got, w := readParts(t, o.Output), readParts(t, filepath.Join(dir, "want")); !reflect.DeepEqual(got, w) {
+				t.Errorf("output differs from the job's without a slow attempt")
+			}
+			if !reflect.DeepEqual(withoutJob(rep.Counters), withoutJob(want.Counters)) {
+				t.Errorf("counters %v, want %v", rep.Counters, want.Counters)
+			}
+			kind, launched, killed := "map", LaunchedMapTasks, KilledMapTasks
+			if c.reduces == 4 {
+				kind, launched, killed = "reduce", LaunchedReduceTask, KilledReduceTasks
+			}
+			jc := rep.Counters[GroupJob]
+			if jc[killed] != 1 || jc[launched] != want.Counters[GroupJob][launched]+1 ||
+				jc[FailedMapTasks]+jc[FailedReduceTasks] != 0 {
+				t.Errorf("job counters %v", jc)
+			}
+
+			// _job.json: the slow attempt was killed, the backup won.
+			var onDisk Report
+			b, err := os.ReadFile(filepath.Join(o.Output, JobName))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(b, &onDisk); err != nil {
+				t.Fatal(err)
+			}
+			i := c.task
+			if i < 0 {
+				i += len(onDisk.Tasks)
+			}
+			tr := onDisk.Tasks[i]
+			if tr.Type != kind || len(tr.Attempts) != 2 || !strings.HasSuffix(tr.Attempts[0].ID, c.slow) ||
+				!strings.Contains(tr.Attempts[0].Error, "speculative attempt lost") || tr.Attempts[0].Speculative ||
+				!tr.Attempts[1].Speculative || tr.Attempts[1].Error != "" {
+				t.Errorf("task %d in _job.json: %s", i, mustJSON(tr))
+			}
+			for j, tr := range onDisk.Tasks {
+				if j != i && len(tr.Attempts) != 1 {
+					t.Errorf("task %d in _job.json: %s", j, mustJSON(tr))
+				}
+			}
+
+			// The slow command was killed; the attempt's directory is gone.
+			b, err = os.ReadFile(pidFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := syscall.Kill(pid, 0); err != syscall.ESRCH {
+				t.Errorf("the slow command (pid %d) is still there: %v", pid, err)
+			}
+			es, err := os.ReadDir(filepath.Join(o.Output, TempDir))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range es {
+				if strings.HasPrefix(e.Name(), "attempt_") {
+					t.Errorf("%s/%s left", TempDir, e.Name())
+				}
+			}
+		})
+	}
+}
+
+// TestNotSpeculative: with speculation off the job waits for the slow
+// attempt, whatever -D says.
+func TestNotSpeculative(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.txt")
+	genText(t, in, 3000)
+	o := slowJob(in, filepath.Join(dir, "out"), "_m_000001_0", filepath.Join(dir, "slow.pid"), 3, 2)
+	o.Speculative = SpeculativeOff
+	o.Conf = append(o.Conf, confs("mapreduce.map.speculative", "true")...)
+	start := time.Now()
+	rep := run(t, o)
+	if took := time.Since(start); took < 3*time.Second {
+		t.Errorf("the job took %v, less than the slow attempt", took)
+	}
+	if n := rep.Counters[GroupJob][KilledMapTasks]; n != 0 || len(rep.Tasks[1].Attempts) != 1 {
+		t.Errorf("%d killed map tasks, %d attempts of map task 1", n, len(rep.Tasks[1].Attempts))
+	}
+}
+
+// TestResolveSpeculative: speculation is on by default only with a
+// runner for other hosts; -D properties decide for each phase, and
+// SpeculativeOff wins.
+func TestResolveSpeculative(t *testing.T) {
+	type hosts struct{ Local } // another Runner
+	for _, c := range []struct {
+		runner      Runner
+		mode        Speculation
+		conf        []string
+		maps, reduc bool
+	}{
+		{nil, SpeculativeAuto, nil, false, false},
+		{Local{}, SpeculativeAuto, nil, false, false},
+		{hosts{}, SpeculativeAuto, nil, true, true},
+		{nil, SpeculativeOn, nil, true, true},
+		{hosts{}, SpeculativeOff, nil, false, false},
+		{nil, SpeculativeAuto, []string{"mapreduce.map.speculative", "true"}, true, false},
+		{hosts{}, SpeculativeAuto, []string{"mapreduce.reduce.speculative", "false"}, true, false},
+		{hosts{}, SpeculativeOff, []string{"mapreduce.map.speculative", "true", "mapreduce.reduce.speculative", "true"}, false, false},
+	} {
+		o := &Options{Inputs: []string{"in"}, Output: "out", NumReduceTasks: -1, Runner: c.runner,
+			Speculative: c.mode, Conf: confs(c.conf...)}
+		s, err := resolve(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.mapSpeculative != c.maps || s.reduceSpeculative != c.reduc || len(s.ignored) != 0 {
+			t.Errorf("%T %d %q: map %v reduce %v (ignored %q), want %v %v", c.runner, c.mode, c.conf,
+				s.mapSpeculative, s.reduceSpeculative, s.ignored, c.maps, c.reduc)
+		}
+	}
+	o := &Options{Inputs: []string{"in"}, Output: "out", NumReduceTasks: -1, Conf: confs("mapreduce.map.speculative", "often")}
+	if _, err := resolve(o); !IsConfigError(err) {
+		t.Errorf("-D mapreduce.map.speculative=often: %v, want a ConfigError", err)
+	}
+}
+
+// withoutJob returns counters without the job's own group.
+func withoutJob(cs map[string]map[string]int64) map[string]map[string]int64 {
+	out := map[string]map[string]int64{}
+	for g, m := range cs {
+		if g != GroupJob {
+			out[g] = m
+		}
+	}
+	return out
+}
+
+func mustJSON(v any) string {
+	var b bytes.Buffer
+	json.NewEncoder(&b).Encode(v)
+	return b.String()
+}

@@ -48,7 +48,9 @@ bytes outside [0-9A-Za-z] as '_'; a warning lists the others):
   mapreduce.map.output.key.field.separator, mapreduce.map.maxattempts and
   mapreduce.reduce.maxattempts (default 4), mapreduce.task.io.sort.mb,
   mapreduce.input.fileinputformat.split.minsize and .maxsize,
-  aggregate.max.num.unique.values.
+  aggregate.max.num.unique.values, mapreduce.map.speculative and
+  mapreduce.reduce.speculative (backup attempts of slow tasks: on by
+  default with -hosts, off on this machine; --no-speculative: never).
 
 Output: OUT/part-NNNNN, _SUCCESS, _job.json (counters, every task's
 attempts and timings) and _logs/ (the commands' stderr, per attempt).
@@ -105,6 +107,7 @@ func New() *cli.App {
 		&cli.StringFlag{Name: "hostfile", Usage: "read logins from `FILE`, one per line"},
 		&cli.StringFlag{Name: "ssh", Usage: "run `CMD` (words) as ssh, e.g. 'ssh -F cfg -i key'", DefaultText: "ssh"},
 		&cli.DurationFlag{Name: "host-timeout", Usage: "a host silent for `DURATION` is lost", DefaultText: "30s"},
+		&cli.BoolFlag{Name: "no-speculative", Usage: "start no backup attempts of slow tasks (speculative execution, on by default with -hosts)"},
 		&cli.BoolFlag{Name: "progress", Usage: "show progress (the default): bars on a terminal, a line per phase change otherwise; -q turns it off"},
 	}
 	for _, u := range unsupported {
@@ -188,6 +191,9 @@ func run(c *cli.Context) error {
 		Quiet:          c.Bool("quiet"),
 		Stderr:         c.App.ErrWriter,
 		Name:           c.App.Name,
+	}
+	if c.Bool("no-speculative") {
+		o.Speculative = job.SpeculativeOff
 	}
 	if c.IsSet("mapper") && strings.TrimSpace(o.Mapper) == "" {
 		return cliutil.Usagef("empty -mapper command")
@@ -292,7 +298,7 @@ func summary(c *cli.Context, o *job.Options, rep *job.Report) {
 	cs := streaming.NewCounters()
 	short := map[string]bool{
 		job.LaunchedMapTasks: true, job.LaunchedReduceTask: true, job.FailedMapTasks: true,
-		job.FailedReduceTasks: true, job.ReusedMapTasks: true,
+		job.FailedReduceTasks: true, job.ReusedMapTasks: true, job.KilledMapTasks: true, job.KilledReduceTasks: true,
 		streaming.MapInputRecords: true, streaming.MapOutputRecords: true,
 		streaming.CombineInputRecords: true, streaming.CombineOutputRecords: true,
 		streaming.ReduceInputGroups: true, streaming.ReduceInputRecords: true,

@@ -2,6 +2,7 @@ package job
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -27,7 +28,7 @@ const (
 type attemptFunc func(ctx context.Context, a int, id, log string, win func() bool) error
 
 // errLost is what an attempt that lost to another of its task returns.
-var errLost = fmt.Errorf("killed: speculative attempt lost")
+var errLost = errors.New("killed: speculative attempt lost")
 
 // sched runs the tasks of one phase on par workers. A worker takes a
 // failed task's retry first, then the next new task; when there is none
@@ -70,7 +71,6 @@ type attemptRun struct {
 	n      int
 	id     string
 	ar     *AttemptReport
-	backup bool
 	cancel context.CancelCauseFunc
 	lostTo string // the attempt that won, if this one lost
 }
@@ -219,7 +219,7 @@ func (s *sched) launch(t *taskState, backup bool) *attemptRun {
 	d := s.d
 	n := t.attempts
 	t.attempts++
-	r := &attemptRun{t: t, n: n, id: attemptName(d.s.spec.JobID, s.isMap, t.index, n), backup: backup}
+	r := &attemptRun{t: t, n: n, id: attemptName(d.s.spec.JobID, s.isMap, t.index, n)}
 	r.ar = &AttemptReport{ID: r.id, Started: time.Now(), Speculative: backup}
 	if n == 0 {
 		t.start = r.ar.Started

@@ -22,7 +22,8 @@ func slowJob(in, out, slow, pidFile string, sleep int, reduces int) *Options {
 	o := &Options{Inputs: []string{in}, Output: out, Parallel: 3, NumReduceTasks: reduces, Quiet: true,
 		Mapper:   wait + `exec awk '{for (i = 1; i <= NF; i++) print $i "\t1"}'`,
 		Combiner: "sum", Reducer: wait + "exec cat",
-		Conf: confs("mapreduce.job.maps", "6")}
+		// A killed attempt is no failure: one attempt is allowed.
+		Conf: confs("mapreduce.job.maps", "6", "mapreduce.map.maxattempts", "1", "mapreduce.reduce.maxattempts", "1")}
 	if reduces == 0 {
 		o.Reducer, o.Combiner = "NONE", ""
 	}

@@ -489,7 +489,13 @@ func (d *driver) run(ctx context.Context) error {
 
 	d.prog.phase("map", nmaps, total, d.mapBytes, reused)
 	d.verbosef("map: %d tasks over %d input files (%d reused)", nmaps, countFiles(d.splits), reused)
-	err := d.runPhase(ctx, true, tasks, func(i int) bool { return d.mapDone[i] }, d.s.mapAttempts, d.s.mapSpeculative, d.runMap)
+	var todo []int
+	for i, done := range d.mapDone {
+		if !done {
+			todo = append(todo, i)
+		}
+	}
+	err := d.runPhase(ctx, true, todo, tasks, d.s.mapAttempts, d.s.mapSpeculative, d.runMap)
 	if err != nil {
 		return err
 	}
@@ -511,7 +517,11 @@ func (d *driver) run(ctx context.Context) error {
 	d.mu.Unlock()
 	d.prog.phase("reduce", sp.Reduces, 0, nil, 0)
 	d.verbosef("reduce: %d tasks", sp.Reduces)
-	return d.runPhase(ctx, false, rtasks, nil, d.s.reduceAttempts, d.s.reduceSpeculative, func(p int) attemptFunc {
+	todo = make([]int, sp.Reduces)
+	for p := range todo {
+		todo[p] = p
+	}
+	return d.runPhase(ctx, false, todo, rtasks, d.s.reduceAttempts, d.s.reduceSpeculative, func(p int) attemptFunc {
 		return d.runReduce(p, maps)
 	})
 }

@@ -45,8 +45,8 @@ type sched struct {
 
 	mu      sync.Mutex
 	tasks   []*taskState
-	retry   []int // tasks whose last live attempt failed
-	next    int   // the next task never attempted
+	retry   []*taskState // tasks whose last live attempt failed
+	next    int          // the next task never attempted
 	done    int
 	secs    []float64 // run times of this phase's winning attempts
 	err     error     // the task that failed on every attempt
@@ -58,7 +58,7 @@ type taskState struct {
 	index    int
 	tr       *TaskReport
 	done     bool
-	attempts int           // attempts launched
+	attempts int           // attempts in its report
 	failures int           // attempts failed (killed ones are not failures)
 	live     []*attemptRun // running attempts not being killed
 	backup   bool          // a backup attempt was launched
@@ -75,25 +75,23 @@ type attemptRun struct {
 	lostTo string // the attempt that won, if this one lost
 }
 
-// runPhase runs tasks 0 … len(trs)-1 with the given attempt function;
-// skip says which are already done (reused map tasks). The first task
-// that fails max times cancels the others; runPhase returns its
-// *TaskError when every attempt has returned.
-func (d *driver) runPhase(ctx context.Context, isMap bool, trs []*TaskReport, skip func(i int) bool,
+// runPhase runs the tasks todo (indices into trs, their reports) of a
+// phase with the given attempt function. Attempt numbers go on from the
+// attempts already in a task's report. The first task that fails max
+// times cancels the others; runPhase returns its *TaskError when every
+// attempt has returned.
+func (d *driver) runPhase(ctx context.Context, isMap bool, todo []int, trs []*TaskReport,
 	max int, spec bool, attempt func(i int) attemptFunc) error {
 	s := &sched{d: d, isMap: isMap, max: max, spec: spec, attempt: attempt, changed: make(chan struct{})}
-	for i, tr := range trs {
-		t := &taskState{index: i, tr: tr}
-		if skip != nil && skip(i) {
-			t.done = true
-			s.done++
-		}
-		s.tasks = append(s.tasks, t)
+	d.mu.Lock()
+	for _, i := range todo {
+		s.tasks = append(s.tasks, &taskState{index: i, tr: trs[i], attempts: len(trs[i].Attempts)})
 	}
+	d.mu.Unlock()
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var wg sync.WaitGroup
-	for w := 0; w < min(d.s.parallel, len(trs)); w++ {
+	for w := 0; w < min(d.s.parallel, len(todo)); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -170,7 +168,7 @@ func (s *sched) take(now time.Time) (r *attemptRun, wait time.Duration, stop boo
 		return nil, 0, true
 	}
 	for len(s.retry) > 0 {
-		t := s.tasks[s.retry[0]]
+		t := s.retry[0]
 		s.retry = s.retry[1:]
 		if !t.done {
 			return s.launch(t, false), 0, false
@@ -221,7 +219,7 @@ func (s *sched) launch(t *taskState, backup bool) *attemptRun {
 	t.attempts++
 	r := &attemptRun{t: t, n: n, id: attemptName(d.s.spec.JobID, s.isMap, t.index, n)}
 	r.ar = &AttemptReport{ID: r.id, Started: time.Now(), Speculative: backup}
-	if n == 0 {
+	if t.start.IsZero() {
 		t.start = r.ar.Started
 	}
 	t.live = append(t.live, r)
@@ -301,7 +299,7 @@ func (s *sched) run(ctx context.Context, r *attemptRun) {
 		return
 	default:
 		next = "retrying"
-		s.retry = append(s.retry, t.index)
+		s.retry = append(s.retry, t)
 	}
 	if !d.o.Quiet {
 		d.prog.println(fmt.Sprintf("%s: %s task %d: attempt %s failed (%s); %s",

@@ -189,12 +189,6 @@ func (r *Runner) acquire(ctx context.Context, task string) (*Host, error) {
 func (r *Runner) release(h *Host, task string, err error, ctx context.Context) {
 	r.mu.Lock()
 	r.busy[h]--
-	if i := slices.Index(r.running[task], h); i >= 0 {
-		r.running[task] = slices.Delete(r.running[task], i, i+1)
-		if len(r.running[task]) == 0 {
-			delete(r.running, task)
-		}
-	}
 	if err != nil && ctx.Err() == nil {
 		r.last[task] = h
 		if !errors.Is(err, ErrHostLost) {
@@ -207,6 +201,12 @@ func (r *Runner) release(h *Host, task string, err error, ctx context.Context) {
 	} else if err == nil {
 		delete(r.last, task)
 		h.Done.Add(1)
+	}
+	if i := slices.Index(r.running[task], h); i >= 0 {
+		r.running[task] = slices.Delete(r.running[task], i, i+1)
+		if len(r.running[task]) == 0 {
+			delete(r.running, task)
+		}
 	}
 	r.mu.Unlock()
 	r.signal()

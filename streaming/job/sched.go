@@ -59,6 +59,7 @@ type taskState struct {
 	tr       *TaskReport
 	done     bool
 	attempts int           // attempts in its report
+	rerun    bool          // it had attempts before this phase
 	failures int           // attempts failed (killed ones are not failures)
 	live     []*attemptRun // running attempts not being killed
 	backup   bool          // a backup attempt was launched
@@ -85,7 +86,8 @@ func (d *driver) runPhase(ctx context.Context, isMap bool, todo []int, trs []*Ta
 	s := &sched{d: d, isMap: isMap, max: max, spec: spec, attempt: attempt, changed: make(chan struct{})}
 	d.mu.Lock()
 	for _, i := range todo {
-		s.tasks = append(s.tasks, &taskState{index: i, tr: trs[i], attempts: len(trs[i].Attempts)})
+		n := len(trs[i].Attempts)
+		s.tasks = append(s.tasks, &taskState{index: i, tr: trs[i], attempts: n, rerun: n > 0})
 	}
 	d.mu.Unlock()
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -271,13 +273,15 @@ func (s *sched) run(ctx context.Context, r *attemptRun) {
 		t.tr.Seconds = time.Since(t.start).Seconds()
 		d.mu.Unlock()
 		d.verbosef("%s task %d: attempt %s succeeded in %.2f s", kind, t.index, r.id, r.ar.Seconds)
-		d.prog.taskDone()
+		if !t.rerun {
+			d.prog.taskDone() // a task run again was counted done before
+		}
 		return
 	case r.lostTo != "":
-		r.ar.Error = fmt.Sprintf("%v (attempt %s finished first)", errLost, r.lostTo)
+		r.ar.Error = fmt.Sprintf("%v (%s finished first)", errLost, r.lostTo)
 		d.mu.Unlock()
 		d.counters.Add(GroupJob, killed, 1)
-		d.verbosef("%s task %d: attempt %s killed: attempt %s finished first", kind, t.index, r.id, r.lostTo)
+		d.verbosef("%s task %d: attempt %s killed: %s finished first", kind, t.index, r.id, r.lostTo)
 		return
 	case ctx.Err() != nil:
 		r.ar.Error = "killed"
@@ -291,7 +295,7 @@ func (s *sched) run(ctx context.Context, r *attemptRun) {
 	var next string
 	switch {
 	case len(t.live) > 0:
-		next = "attempt " + t.live[0].id + " goes on"
+		next = t.live[0].id + " goes on"
 	case t.failures >= s.max:
 		if s.err == nil {
 			s.err = &TaskError{Task: t.tr.ID, Attempt: r.id, Attempts: t.failures, Err: err}

@@ -199,3 +199,28 @@ func mustJSON(v any) string {
 	json.NewEncoder(&b).Encode(v)
 	return b.String()
 }
+
+// TestSpeculativeBackupFails: a backup attempt that fails while the slow
+// attempt goes on is a failed attempt, but neither is the task retried
+// nor does the job fail (one attempt is allowed) while another attempt
+// runs.
+func TestSpeculativeBackupFails(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.txt")
+	genText(t, in, 3000)
+	o := slowJob(in, filepath.Join(dir, "out"), "_m_000001_0", filepath.Join(dir, "slow.pid"), 3, 1)
+	o.Mapper = `case $mapreduce_task_attempt_id in *_m_000001_0) sleep 3;; *_m_000001_1) exit 7;; esac; exec cat`
+	o.Combiner, o.Reducer = "", "cat"
+	o.Speculative = SpeculativeOn
+	want := run(t, &Options{Inputs: []string{in}, Output: filepath.Join(dir, "want"), Mapper: "cat", Reducer: "cat", NumReduceTasks: 1, Quiet: true})
+	rep := run(t, o)
+	if got, w := readParts(t, o.Output), readParts(t, want.Output); !reflect.DeepEqual(got, w) {
+		t.Errorf("output differs from the job's without a slow attempt")
+	}
+	tr := rep.Tasks[1]
+	jc := rep.Counters[GroupJob]
+	if len(tr.Attempts) != 2 || tr.Attempts[0].Error != "" || !strings.Contains(tr.Attempts[1].Error, "7") ||
+		jc[FailedMapTasks] != 1 || jc[KilledMapTasks] != 0 {
+		t.Errorf("map task 1: %s; job counters %v", mustJSON(tr), jc)
+	}
+}

@@ -108,6 +108,7 @@ func New() *cli.App {
 		&cli.StringFlag{Name: "ssh", Usage: "run `CMD` (words) as ssh, e.g. 'ssh -F cfg -i key'", DefaultText: "ssh"},
 		&cli.DurationFlag{Name: "host-timeout", Usage: "a host silent for `DURATION` is lost", DefaultText: "30s"},
 		&cli.BoolFlag{Name: "no-speculative", Usage: "start no backup attempts of slow tasks (speculative execution, on by default with -hosts)"},
+		&cli.StringFlag{Name: "shuffle", Usage: "move partitions to the reducers' hosts `HOW`: relay (through this machine) or direct (host to host)", DefaultText: "relay"},
 		&cli.BoolFlag{Name: "progress", Usage: "show progress (the default): bars on a terminal, a line per phase change otherwise; -q turns it off"},
 	}
 	for _, u := range unsupported {
@@ -238,6 +239,17 @@ func run(c *cli.Context) error {
 		return exitError(c, job.Explain(o, c.App.Writer))
 	}
 	rc := remote.Config{Hosts: c.String("hosts"), Hostfile: c.String("hostfile"), SSH: c.String("ssh"), HostTimeout: c.Duration("host-timeout")}
+	switch sh := c.String("shuffle"); {
+	case sh != "" && sh != "relay" && sh != "direct":
+		return cliutil.Usagef("invalid --shuffle argument '%s' (relay or direct)", sh)
+	case c.IsSet("shuffle") && !rc.Enabled():
+		return cliutil.Usagef("--shuffle needs -hosts or -hostfile")
+	case sh == "direct":
+		// The workers' listeners (package remote's ServeMapOutputs and
+		// Fetcher) are not wired into the runner yet: refuse rather than
+		// relay behind the user's back.
+		return cliutil.Exit(2, errors.New("--shuffle direct: not supported yet"))
+	}
 	if rc.Enabled() {
 		r, err := rc.Dial(c.Context, c.App.ErrWriter)
 		if err != nil {

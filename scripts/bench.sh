@@ -2,7 +2,7 @@
 # Benchmarks of mrpipe against the tools users compare it with, measured
 # side by side in one run on inputs from scripts/gen.
 #
-#   scripts/bench.sh [sort|split|stream|run|all] [SIZE]
+#   scripts/bench.sh [sort|split|stream|run|direct|all] [SIZE]
 #
 # sort   mrsort vs LC_ALL=C sort --parallel=2 on 3 shapes of SIZE (default
 #        1G): with -S 256M and with default memory; then a scaling row with
@@ -11,6 +11,8 @@
 # split  scripts/bench-split.sh
 # stream scripts/bench-stream.sh
 # run    scripts/bench-run.sh (mrrun, local mode)
+# direct scripts/bench-direct.sh (direct shuffle between two SSH lab
+#        hosts; needs root; not part of all)
 #
 # Outputs go to /dev/null while timed; each shape is then checked once for
 # byte-identical output. Inputs and temporary files live in $BENCH_DIR
@@ -85,6 +87,7 @@ sort) bench_sort ;;
 split) exec scripts/bench-split.sh "$SIZE" ;;
 stream) exec scripts/bench-stream.sh "$SIZE" ;;
 run) exec scripts/bench-run.sh "$SIZE" ;;
+direct) exec scripts/bench-direct.sh "$SIZE" ;;
 all)
 	bench_sort
 	scripts/bench-split.sh "$SIZE"
@@ -92,7 +95,7 @@ all)
 	scripts/bench-run.sh "$SIZE"
 	;;
 *)
-	echo "usage: scripts/bench.sh [sort|split|stream|run|all] [SIZE]" >&2
+	echo "usage: scripts/bench.sh [sort|split|stream|run|direct|all] [SIZE]" >&2
 	exit 2
 	;;
 esac

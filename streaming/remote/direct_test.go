@@ -11,7 +11,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,6 +21,7 @@ import (
 	"time"
 
 	"github.com/mrpipe/mrpipe/shuffle"
+	"github.com/mrpipe/mrpipe/streaming/remote/sshlabtest"
 )
 
 // syncBuffer is a bytes.Buffer safe for the server's log.
@@ -535,4 +538,109 @@ func FuzzParseDirectRequest(f *testing.F) {
 			t.Fatalf("%q: map directory %q", target, name)
 		}
 	})
+}
+
+// TestDirectLab serves map outputs from lab host h1's network namespace,
+// listening on all its interfaces, and fetches them from this machine
+// over the lab's links.
+func TestDirectLab(t *testing.T) {
+	lab := sshlabtest.Start(t, 1)
+	root := t.TempDir()
+	const r = 2
+	for m := 0; m < 3; m++ {
+		writeMapOutput(t, root, m, r, shuffle.CompressS2, 100000)
+	}
+	tok := newToken(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	c := exec.CommandContext(ctx, "ip", "netns", "exec", lab.Name+"-h1", os.Args[0], "-test.run=^TestDirectHelperServe$")
+	c.Env = append(os.Environ(), "MRPIPE_DIRECT_SERVE="+hex.EncodeToString(tok)+" "+root)
+	c.Stderr = os.Stderr
+	stdin, err := c.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := c.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		stdin.Close() // the server stops when its stdin ends
+		if err := c.Wait(); err != nil {
+			t.Errorf("server: %v", err)
+		}
+	}()
+	addr, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		t.Fatalf("server's address: %v", err)
+	}
+	addr = strings.TrimSpace(addr)
+	if strings.HasPrefix(addr, "127.") {
+		t.Fatalf("server address %s is not on the lab's link", addr)
+	}
+	f := NewFetcher(tok)
+	defer f.Close()
+	dst := t.TempDir()
+	for m := 0; m < 3; m++ {
+		for p := 0; p < r; p++ {
+			dir := filepath.Join(dst, fmt.Sprintf("m%d-p%d", m, p))
+			if _, err := f.Fetch(ctx, addr, m, p, dir); err != nil {
+				t.Fatal(err)
+			}
+			want, _ := os.ReadFile(filepath.Join(root, MapOutputName(m), shuffle.PartName(p)))
+			got, _ := os.ReadFile(filepath.Join(dir, shuffle.PartName(p)))
+			if len(want) == 0 || !bytes.Equal(got, want) {
+				t.Fatalf("map %d partition %d: fetched file differs", m, p)
+			}
+		}
+	}
+	if _, err := NewFetcher(newToken(t)).Fetch(ctx, addr, 0, 0, t.TempDir()); err == nil {
+		t.Fatal("fetched with another token")
+	}
+}
+
+// TestDirectHelperServe is the server of TestDirectLab, run in a lab
+// host's network namespace: it listens on all interfaces, prints the
+// address of its first non-loopback interface with the port, and serves
+// until its stdin ends.
+func TestDirectHelperServe(t *testing.T) {
+	env := os.Getenv("MRPIPE_DIRECT_SERVE")
+	if env == "" {
+		t.Skip("run by TestDirectLab")
+	}
+	token, root, _ := strings.Cut(env, " ")
+	tok, err := ParseToken(token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := ""
+	for _, a := range addrs {
+		if ip, ok := a.(*net.IPNet); ok && !ip.IP.IsLoopback() && ip.IP.To4() != nil {
+			host = ip.IP.String()
+			break
+		}
+	}
+	if host == "" {
+		t.Fatal("no address but loopback")
+	}
+	fmt.Printf("%s\n", net.JoinHostPort(host, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)))
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		io.Copy(io.Discard, os.Stdin)
+		cancel()
+	}()
+	if err := ServeMapOutputs(ctx, ln, root, tok, os.Stderr); err != nil {
+		t.Fatal(err)
+	}
 }

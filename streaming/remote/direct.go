@@ -41,6 +41,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -167,16 +168,30 @@ func parseIndex(s string, max int) (int, error) {
 
 // directServer serves map outputs below root.
 type directServer struct {
-	root  *os.Root
-	token []byte
-	log   *log.Logger
-	wg    sync.WaitGroup
+	root    *os.Root
+	token   []byte
+	log     *log.Logger
+	wg      sync.WaitGroup
+	refused atomic.Int64
 }
+
+// maxRefusalsLogged bounds the refusals logged, so that a scanner on the
+// network cannot flood the worker's log (and the driver's terminal).
+const maxRefusalsLogged = 100
 
 // ServeMapOutputs serves the map outputs below root (map output m is
 // root/MapOutputName(m)) on ln to the holders of token, until ctx is done;
 // then it closes ln and every connection, waits for its handlers to end
-// and returns nil. Refused requests are logged to logw, one line each.
+// and returns nil. Refused requests are logged to logw, one line each
+// (the first 100 of them).
+//
+// A worker runs it in a goroutine over its scratch directory, on a
+// listener of all its interfaces (net.Listen("tcp", ":0")), tells the
+// driver the port ([AdvertiseAddr] gives the address the driver reached
+// it at), and moves each map output the driver commits to
+// MapOutputName(m) under the root; map outputs must not change once
+// there. Only regular files are served; links may point anywhere inside
+// the root.
 func ServeMapOutputs(ctx context.Context, ln net.Listener, root string, token []byte, logw io.Writer) error {
 	defer ln.Close()
 	if len(token) != TokenSize {
@@ -235,7 +250,12 @@ func (s *directServer) refuse(w http.ResponseWriter, r *http.Request, status int
 	if len(target) > 200 {
 		target = target[:200] + "..."
 	}
-	s.log.Printf("refused %s %q from %s: %s", r.Method, target, r.RemoteAddr, why)
+	switch n := s.refused.Add(1); {
+	case n < maxRefusalsLogged:
+		s.log.Printf("refused %s %q from %s: %s", r.Method, target, r.RemoteAddr, why)
+	case n == maxRefusalsLogged:
+		s.log.Printf("refused %s %q from %s: %s; further refusals are not logged", r.Method, target, r.RemoteAddr, why)
+	}
 	http.Error(w, http.StatusText(status), status)
 }
 
@@ -441,6 +461,13 @@ func FetchPartition(ctx context.Context, addr string, token []byte, m, p int, di
 // temporary name and renamed when it is whole and verified. It returns
 // the part's manifest entry. Failed connections are retried; errors are
 // *FetchError.
+//
+// A reduce task fetches partition p of map i into IN/m<i> (one directory
+// per map: each holds its map's manifest), which is what the relay
+// leaves, and merges as before. A *FetchError that wraps a
+// *shuffle.VerifyError ([shuffle.IsVerifyError]) means the map output on
+// that host is bad and the map must run again; other errors mean the host
+// could not serve it (lost, or without that output).
 func (f *Fetcher) Fetch(ctx context.Context, addr string, m, p int, dir string) (*shuffle.PartInfo, error) {
 	if m < 0 || m >= MaxMaps || p < 0 || p >= shuffle.MaxPartitions {
 		return nil, &FetchError{addr, m, p, errors.New("index out of range")}

@@ -358,6 +358,17 @@ func TestDirectRefused(t *testing.T) {
 	if s := logw.String(); !strings.Contains(s, "from 127.0.0.1:") || strings.Contains(s, secret) {
 		t.Errorf("log: %s", s)
 	}
+	// A flood of bad requests is refused; the log stops at
+	// maxRefusalsLogged lines and says so.
+	for i := 0; i < maxRefusalsLogged; i++ {
+		if status, _ := rawRequest(t, addr, get(ok, "")); status != 401 {
+			t.Fatalf("request %d without token: status %d", i, status)
+		}
+	}
+	s := logw.String()
+	if n := strings.Count(s, "refused"); n != maxRefusalsLogged || !strings.Contains(s, "further refusals are not logged") {
+		t.Errorf("%d refusals logged, want %d and a last line saying so", n, maxRefusalsLogged)
+	}
 }
 
 // TestDirectCorrupt changes map outputs on the serving side: every

@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -654,4 +656,47 @@ func TestDirectHelperServe(t *testing.T) {
 	if err := ServeMapOutputs(ctx, ln, root, tok, os.Stderr); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// FuzzDirectHandler sends the server's handler requests for any target,
+// with and without the token: it answers 200 only to a canonical request
+// with the token, and never with a file from outside its root.
+func FuzzDirectHandler(f *testing.F) {
+	base := f.TempDir()
+	root := filepath.Join(base, "root")
+	os.Mkdir(root, 0o700)
+	writeMapOutput(f, root, 0, 2, shuffle.CompressNone, 10)
+	const secret = "SECRET-CONTENT"
+	os.WriteFile(filepath.Join(base, "secret"), []byte(secret), 0o600)
+	os.Symlink(filepath.Join(base, "secret"), filepath.Join(root, "link"))
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer r.Close()
+	tok := newToken(f)
+	s := &directServer{root: r, token: tok, log: log.New(io.Discard, "", 0)}
+	auth := "Bearer " + hex.EncodeToString(tok)
+	f.Add(directPrefix+"0/part/1", true)
+	f.Add(directPrefix+"0/manifest", false)
+	f.Add(directPrefix+"../link", true)
+	f.Add("/link", true)
+	f.Fuzz(func(t *testing.T, target string, withToken bool) {
+		req := &http.Request{Method: http.MethodGet, RequestURI: target, Header: http.Header{}, RemoteAddr: "fuzz"}
+		if withToken {
+			req.Header.Set("Authorization", auth)
+		}
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, req)
+		if strings.Contains(w.Body.String(), secret) {
+			t.Fatalf("%q: served the secret file", target)
+		}
+		if w.Code != http.StatusOK {
+			return
+		}
+		rq, err := parseDirectRequest(target)
+		if !withToken || err != nil || rq.path() != target || rq.Map != 0 {
+			t.Fatalf("%q (token %v): 200 OK", target, withToken)
+		}
+	})
 }

@@ -471,6 +471,16 @@ func TestDirectRetry(t *testing.T) {
 	if !errors.As(err, &ferr) || !strings.Contains(err.Error(), addr) {
 		t.Fatalf("fetch with no server: %v", err)
 	}
+	// A cancelled fetch ends at once, leaving no part file.
+	cctx, ccancel := context.WithCancel(context.Background())
+	ccancel()
+	dir := t.TempDir()
+	if _, err := NewFetcher(tok).Fetch(cctx, addr, 0, 0, dir); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled fetch: %v", err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Fatalf("cancelled fetch left %d files", len(ents))
+	}
 	// A wrong token is not retried.
 	f2 := NewFetcher(newToken(t))
 	addr2, _ := startDirect(t, root, tok)

@@ -10,13 +10,13 @@
 // over ssh, compared in constant time. A request names a map and a
 // partition by number only ("/mrpipe/direct/v1/map/M/part/P"); no name
 // from a request is ever used as a path, files are opened through an
-// [os.Root] so that no symbolic link leads out of ROOT, and every refusal
-// is logged. A [Fetcher] ([FetchPartition]) gets partition p of map m
+// [os.Root] so that no symbolic link leads out of ROOT, and refusals are
+// logged (the first 100). A [Fetcher] ([FetchPartition]) gets partition p of map m
 // from a worker into a directory laid out as the relay leaves it
 // (manifest.json and the part file) and verifies it against the map's
 // manifest as it arrives, on a second core; a difference is a
 // [*FetchError] naming the host, the map and the partition, so the map can
-// be run again. Connections that fail are retried a few times.
+// be run again. Connections that fail or stall are retried a few times.
 //
 // The token and the data cross the network between the hosts in the
 // clear (the relay's go through ssh): direct shuffle is for hosts on a

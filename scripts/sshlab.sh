@@ -21,7 +21,10 @@
 # root's ~/.cache and over /tmp: what a session writes there is visible to
 # that host only (and, on this machine, under LAB_DIR/hI/ only). Logins are
 # as root with the lab's key; host keys are the lab's, listed in its
-# known_hosts and checked strictly.
+# known_hosts and checked strictly. Sessions start with SHLVL=1, so that
+# bash, root's shell, does not source ~/.bashrc for every command as it
+# does for sshd's (a heavy one would make each session cost what a slow
+# login costs, not what the lab is there to measure).
 #
 # Settings (environment):
 #   SSHLAB_NAME  lab name, [a-z0-9], at most 10 characters (default mrlab);
@@ -218,6 +221,7 @@ do_up() {
 			MaxSessions 100
 			ClientAliveInterval 0
 			Subsystem sftp internal-sftp
+			SetEnv SHLVL=1
 		EOF
 		# ip netns exec, unshare and sh all exec: $! is the sshd itself.
 		setsid ip netns exec "$ns" unshare -m --propagation private sh -c '

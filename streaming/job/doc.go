@@ -33,7 +33,20 @@
 //
 // A failed attempt is retried up to the task's maximum attempts; then the
 // job fails with the last attempt's report. A job killed with SIGKILL can
-// be resumed ([Options].Resume): map tasks in the journal are reused.
+// be resumed ([Options].Resume): map tasks in the journal are reused if
+// their part files are still in OUT/_temporary.
+//
+// # Lost map outputs
+//
+// A runner may keep map outputs where they were made (the driver keeps
+// their manifests) and report where each attempt ran ([Result].Host,
+// [HostError]; "host" in _job.json). When a reduce attempt finds map
+// outputs out of reach, lost with their host, it returns a
+// [LostMapsError]: the driver runs those map tasks again, once however
+// many reduce tasks lost them (a generation per map task), and starts
+// the reduce attempt over without counting a failure. The extra map
+// attempts are in _job.json with the reason ("output lost with host X");
+// the job's counters count each map task's last run.
 //
 // # Speculative execution
 //

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -89,7 +90,11 @@ type TaskReport struct {
 
 // AttemptReport describes one attempt.
 type AttemptReport struct {
-	ID      string    `json:"id"`
+	ID string `json:"id"`
+	// Host is where the attempt ran ("" in local mode).
+	Host string `json:"host,omitempty"`
+	// Reason says why a map task that had succeeded ran again.
+	Reason  string    `json:"reason,omitempty"`
 	Started time.Time `json:"started"`
 	Seconds float64   `json:"seconds"`
 	Error   string    `json:"error,omitempty"`
@@ -119,6 +124,19 @@ type driver struct {
 	lock    *os.File
 	// reusedEntries are the journal's finished map tasks (--resume).
 	reusedEntries []journalEntry
+	// maps are the map tasks' states for running them again when their
+	// outputs are lost.
+	maps []mapState
+}
+
+// mapState is what the driver keeps of a finished map task to run it
+// again when its output is lost with its host.
+type mapState struct {
+	// mu is held while the task runs again; gen counts its runs, so that
+	// several reduce tasks that lose the same output run it once.
+	mu       sync.Mutex
+	gen      atomic.Int64
+	counters *streaming.Counters // guarded by driver.mu
 }
 
 // Run runs the job o describes. It returns the job's report (also written
@@ -295,6 +313,7 @@ func (d *driver) prepareOutput() error {
 	// process exits, if it dies).
 	d.lock = lock
 	d.mapDone = make([]bool, len(d.splits))
+	d.maps = make([]mapState, len(d.splits))
 	fp := d.fingerprint()
 	var reused []journalEntry
 	if resuming {
@@ -437,8 +456,17 @@ func (d *driver) mapOutputOK(i int) bool {
 		_, err := os.Stat(d.mapDir(i))
 		return err == nil
 	}
-	_, err := shuffle.ReadManifest(d.mapDir(i))
-	return err == nil
+	m, err := shuffle.ReadManifest(d.mapDir(i))
+	if err != nil {
+		return false
+	}
+	// A remote runner keeps part files on the hosts, which are gone.
+	for _, pi := range m.Partitions {
+		if _, err := os.Stat(filepath.Join(d.mapDir(i), pi.File)); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 func (d *driver) appendJournal(e journalEntry) error {
@@ -478,7 +506,8 @@ func (d *driver) run(ctx context.Context) error {
 		tasks[i].Reused = true
 		tasks[i].Seconds = e.Seconds
 		tasks[i].Attempts = []*AttemptReport{{ID: e.Attempt, Seconds: e.Seconds}}
-		d.counters.Merge(countersFrom(e.Counters))
+		d.maps[i].counters = countersFrom(e.Counters)
+		d.counters.Merge(d.maps[i].counters)
 		d.readMap.Add(d.splits[i].Length)
 	}
 	d.report.Reused = reused
@@ -581,6 +610,7 @@ func (d *driver) runMap(i int) attemptFunc {
 			t.Output = filepath.Join(dir, shuffle.PartName(i))
 		}
 		res, err := d.runner.RunMap(ctx, t)
+		d.attemptHost(true, i, id, res, err)
 		if err == nil && !win() {
 			err = errLost
 		}
@@ -594,6 +624,9 @@ func (d *driver) runMap(i int) attemptFunc {
 			return err
 		}
 		d.counters.Merge(res.Counters)
+		d.mu.Lock()
+		d.maps[i].counters = res.Counters
+		d.mu.Unlock()
 		// Progress counts the split once, however it was read.
 		d.readMap.Add(d.splits[i].Length)
 		ix := i
@@ -604,33 +637,182 @@ func (d *driver) runMap(i int) attemptFunc {
 
 // runReduce returns the attempt function of reduce task p: it writes its
 // part file in the attempt's directory; the winning attempt moves it to
-// commit/.
+// commit/. An attempt that lost map outputs with their host runs those
+// map tasks again and starts over.
 func (d *driver) runReduce(p int, maps []string) attemptFunc {
 	sp := &d.s.spec
 	return func(ctx context.Context, a int, id, log string, win func() bool) error {
 		dir := filepath.Join(d.tmp, id)
-		os.RemoveAll(dir)
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return err
-		}
 		name := shuffle.PartName(p)
 		t := &ReduceTask{Spec: sp, Partition: p, Attempt: a, Maps: maps, Output: filepath.Join(dir, name), Log: log}
-		res, err := d.runner.RunReduce(ctx, t)
-		if err == nil && !win() {
-			err = errLost
-		}
-		if err == nil {
-			if _, serr := os.Stat(t.Output); serr == nil {
-				err = os.Rename(t.Output, filepath.Join(d.tmp, "commit", name))
+		for rounds := 1; ; rounds++ {
+			os.RemoveAll(dir)
+			if err := os.MkdirAll(dir, 0o700); err != nil {
+				return err
 			}
+			gens := d.mapGens()
+			res, err := d.runner.RunReduce(ctx, t)
+			d.attemptHost(false, p, id, res, err)
+			var lost *LostMapsError
+			if err != nil && ctx.Err() == nil && errors.As(err, &lost) && rounds <= maxLostRounds {
+				// Not a failure of the attempt: the map tasks run again
+				// and the attempt starts over.
+				if err := d.rerunMaps(ctx, lost, gens); err != nil {
+					os.RemoveAll(dir)
+					return err
+				}
+				continue
+			}
+			if err != nil && ctx.Err() == nil && d.mapsMoved(gens) && rounds <= maxLostRounds {
+				continue // map outputs it read were being replaced
+			}
+			if err == nil && !win() {
+				err = errLost
+			}
+			if err == nil {
+				if _, serr := os.Stat(t.Output); serr == nil {
+					err = os.Rename(t.Output, filepath.Join(d.tmp, "commit", name))
+				}
+			}
+			os.RemoveAll(dir)
+			if err != nil {
+				return err
+			}
+			d.counters.Merge(res.Counters)
+			return nil
 		}
-		os.RemoveAll(dir)
-		if err != nil {
-			return err
+	}
+}
+
+// maxLostRounds bounds how many times a reduce attempt starts over
+// because map outputs were lost: each time takes a host lost.
+const maxLostRounds = 20
+
+// attemptHost records in the report where attempt id of map or reduce
+// task i ran, as its result or error says.
+func (d *driver) attemptHost(isMap bool, i int, id string, res *Result, err error) {
+	host := ""
+	var he *HostError
+	switch {
+	case res != nil:
+		host = res.Host
+	case errors.As(err, &he):
+		host = he.Host
+	}
+	if host == "" {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !isMap {
+		i += len(d.splits)
+	}
+	if i >= len(d.report.Tasks) {
+		return
+	}
+	for _, ar := range d.report.Tasks[i].Attempts {
+		if ar.ID == id {
+			ar.Host = host
 		}
-		d.counters.Merge(res.Counters)
+	}
+}
+
+// mapGens returns how many times each map task has run again.
+func (d *driver) mapGens() []int64 {
+	g := make([]int64, len(d.maps))
+	for i := range d.maps {
+		g[i] = d.maps[i].gen.Load()
+	}
+	return g
+}
+
+// mapsMoved reports whether a map task ran again since gens.
+func (d *driver) mapsMoved(gens []int64) bool {
+	for i, g := range gens {
+		if d.maps[i].gen.Load() != g {
+			return true
+		}
+	}
+	return false
+}
+
+// rerunMaps runs again the map tasks whose outputs lost reports lost,
+// unless they ran again since gens (another reduce task lost them too).
+func (d *driver) rerunMaps(ctx context.Context, lost *LostMapsError, gens []int64) error {
+	reasons := map[int]string{}
+	var idx []int
+	for k, i := range lost.Maps {
+		if i < 0 || i >= len(d.maps) {
+			return fmt.Errorf("lost output of map task %d of %d", i, len(d.maps))
+		}
+		if _, ok := reasons[i]; !ok {
+			idx = append(idx, i)
+		}
+		reasons[i] = "output lost"
+		if k < len(lost.Hosts) && lost.Hosts[k] != "" {
+			reasons[i] += " with host " + lost.Hosts[k]
+		}
+	}
+	if len(idx) == 0 {
+		return errors.New("a reduce attempt lost no map output")
+	}
+	// Locked in index order, so that reduce tasks that lost overlapping
+	// sets wait for each other without deadlock.
+	slices.Sort(idx)
+	for _, i := range idx {
+		d.maps[i].mu.Lock()
+		defer d.maps[i].mu.Unlock()
+	}
+	var todo []int
+	for _, i := range idx {
+		if d.maps[i].gen.Load() == gens[i] {
+			todo = append(todo, i)
+		}
+	}
+	if len(todo) == 0 {
 		return nil
 	}
+	d.mu.Lock()
+	trs := d.report.Tasks[:len(d.splits)]
+	first := map[int]int{}
+	var old []*streaming.Counters
+	for _, i := range todo {
+		first[i] = len(trs[i].Attempts)
+		old = append(old, d.maps[i].counters)
+		d.maps[i].counters = nil
+	}
+	d.mu.Unlock()
+	// The job's counters and progress count each task's last run.
+	neg := streaming.NewCounters()
+	for k, i := range todo {
+		if !d.o.Quiet {
+			d.prog.println(fmt.Sprintf("%s: map task %d: %s; running it again", d.o.Name, i, reasons[i]))
+		}
+		if old[k] != nil {
+			for g, names := range old[k].Snapshot() {
+				for n, v := range names {
+					neg.Add(g, n, -v)
+				}
+			}
+		}
+		d.readMap.Add(-d.splits[i].Length)
+	}
+	d.counters.Merge(neg)
+	err := d.runPhase(ctx, true, todo, trs, d.s.mapAttempts, false, d.runMap)
+	d.mu.Lock()
+	for _, i := range todo {
+		if first[i] < len(trs[i].Attempts) {
+			trs[i].Attempts[first[i]].Reason = reasons[i]
+		}
+	}
+	d.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	for _, i := range todo {
+		d.maps[i].gen.Add(1)
+	}
+	return nil
 }
 
 // commit moves the output files into OUT and writes _job.json, _logs and

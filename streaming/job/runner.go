@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync/atomic"
 
 	"github.com/mrpipe/mrpipe/shuffle"
@@ -24,9 +25,13 @@ import (
 type Runner interface {
 	// RunMap runs one attempt of a map task. On success t.Dir holds the
 	// map output: the shuffle's part files and manifest, or for a
-	// map-only job the file t.Output.
+	// map-only job the file t.Output. A runner that keeps the part files
+	// where the task ran leaves the manifest in t.Dir, and what it needs
+	// to find them.
 	RunMap(ctx context.Context, t *MapTask) (*Result, error)
-	// RunReduce runs one attempt of a reduce task, writing t.Output.
+	// RunReduce runs one attempt of a reduce task, writing t.Output. It
+	// returns a *LostMapsError when map outputs it needs are out of
+	// reach.
 	RunReduce(ctx context.Context, t *ReduceTask) (*Result, error)
 }
 
@@ -66,6 +71,47 @@ type Result struct {
 	// Bytes is the input the attempt read (bytes of its split, or of
 	// shuffle data).
 	Bytes int64
+	// Host names where the attempt ran, for the job's report; "" means
+	// this process.
+	Host string
+}
+
+// HostError is the error of an attempt that ran on Host. Runners that
+// run tasks elsewhere return it, so that the job's report says where a
+// failed attempt ran; its message is Err's.
+type HostError struct {
+	Host string
+	Err  error
+}
+
+func (e *HostError) Error() string { return e.Err.Error() }
+func (e *HostError) Unwrap() error { return e.Err }
+
+// LostMapsError is the error of a reduce attempt that cannot read the
+// outputs of map tasks Maps (indexes in ReduceTask.Maps): they were kept
+// on hosts that are lost, Hosts[k] holding Maps[k]. The job runs those
+// map tasks again, then the reduce task, and does not count the attempt
+// as failed.
+type LostMapsError struct {
+	Maps  []int
+	Hosts []string
+}
+
+func (e *LostMapsError) Error() string {
+	return fmt.Sprintf("the outputs of %d map tasks were lost with their hosts (%s)", len(e.Maps), strings.Join(uniq(e.Hosts), ", "))
+}
+
+// uniq returns s without repeated strings, in order.
+func uniq(s []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, x := range s {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // Local runs tasks in this process, with the commands as its children.

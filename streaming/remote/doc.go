@@ -30,13 +30,33 @@
 //
 // [Runner] is a job.Runner: each attempt goes to a host with a free slot,
 // a retry preferably to another host than the failed attempt's; a host
-// with [MaxHostFailures] failed attempts is excluded for the job. Data is
-// relayed through the driver: a map task's split is streamed to the host
-// and its output files come back into the attempt's directory; a reduce
-// task receives partition p of every map output (part file and manifest,
-// verified by the reduce side's merge) and sends its output back. -file
-// files are sent to each host once and are the tasks' working directory.
+// with [MaxHostFailures] failed attempts is excluded for the job. Each
+// attempt's result or error names its host (job.Result.Host,
+// job.HostError), which _job.json shows. A map task's split is streamed
+// to the host. -file files are sent to each host once and are the tasks'
+// working directory.
 //
+// # Shuffle
+//
+// A map task's output stays in its worker's scratch directory (mode
+// 0700), under a key: only its manifest comes back into the attempt's
+// directory, with a location file ([LocationName]: host, worker, key).
+// A reduce task gets, for partition p of every map output, the manifest
+// from the driver and the part file relayed by the driver from the host
+// that keeps it (a fetch request there whose file frames the driver
+// forwards into the reduce request), or, when the reducer's host keeps
+// it, linked from its own scratch directory. The reduce side's merge
+// verifies every partition against its manifest. Map-only outputs and
+// reduce outputs come back to the driver.
+//
+// # Faults
+//
+// A lost host loses its running attempts, which the job retries, and the
+// map outputs it kept: a reduce attempt that needs them returns a
+// *job.LostMapsError (before it starts, or when a relay from the lost
+// host breaks), and the job runs those map tasks again on other hosts.
+// Map outputs of an earlier driver (--resume) are gone with its workers.
+
 // # Command lines
 //
 // Every command line a remote shell reads is built by [Quote], which is
@@ -47,4 +67,6 @@
 // Driver and worker exchange frames on the worker's stdin and stdout: a
 // type byte, a request id and a length (big-endian uint32 each), then the
 // payload (JSON messages, or file data in chunks of at most 1 MiB).
+// Requests: Work (files for the tasks' working directory), Map, Reduce
+// and Fetch (a file of a map output the worker keeps).
 package remote

@@ -64,7 +64,7 @@ type Host struct {
 }
 
 type hreq struct {
-	sink   *sink
+	sink   frameSink
 	log    *os.File
 	result chan resultMsg
 }
@@ -310,10 +310,16 @@ func (h *Host) read(r *bufio.Reader) {
 // The result comes when the worker is done, with the files it sent back
 // written under dir and its log appended to logPath.
 func (h *Host) request(ctx context.Context, typ byte, msg any, dir, logPath string, send func(id uint32) error) (resultMsg, error) {
-	q := &hreq{result: make(chan resultMsg, 1)}
+	var s frameSink
 	if dir != "" {
-		q.sink = &sink{dir: dir}
+		s = &sink{dir: dir}
 	}
+	return h.requestTo(ctx, typ, msg, s, logPath, send)
+}
+
+// requestTo is request with the files the worker sends going to s.
+func (h *Host) requestTo(ctx context.Context, typ byte, msg any, s frameSink, logPath string, send func(id uint32) error) (resultMsg, error) {
+	q := &hreq{result: make(chan resultMsg, 1), sink: s}
 	if logPath != "" {
 		f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o666)
 		if err != nil {
@@ -342,9 +348,14 @@ func (h *Host) request(ctx context.Context, typ byte, msg any, dir, logPath stri
 		err := h.wire.sendJSON(typ, id, msg)
 		if err == nil && send != nil {
 			err = send(id)
+			if err != nil {
+				// The worker must not run the task on part of its
+				// inputs: it answers a cancelled request at its start.
+				h.wire.send(msgCancel, id, nil)
+			}
 		}
-		if err == nil {
-			err = h.wire.send(msgStart, id, nil)
+		if serr := h.wire.send(msgStart, id, nil); err == nil {
+			err = serr
 		}
 		sendErr <- err
 	}()
@@ -357,7 +368,7 @@ func (h *Host) request(ctx context.Context, typ byte, msg any, dir, logPath stri
 		h.wire.send(msgCancel, id, nil)
 		return resultMsg{}, context.Cause(ctx)
 	}
-	if err := <-sendErr; err != nil && m.Err == "" {
+	if err := <-sendErr; err != nil {
 		return m, fmt.Errorf("%s: %w", h.Login.Name(), err)
 	}
 	if m.Err != "" {
@@ -370,6 +381,13 @@ func (h *Host) request(ctx context.Context, typ byte, msg any, dir, logPath stri
 		}
 	}
 	return m, nil
+}
+
+// fetch has the worker send file of its map output key, which the
+// driver relays to request id of w as name.
+func (h *Host) fetch(ctx context.Context, key, file string, w *wire, id uint32, name string) error {
+	_, err := h.requestTo(ctx, msgFetch, fetchMsg{Key: key, File: file}, &relay{w: w, id: id, name: name}, "", nil)
+	return err
 }
 
 // sendWork sends the files of a work directory once per host.

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/mrpipe/mrpipe/streaming/job"
 )
 
 // The driver and a worker talk over the worker's stdin and stdout (the
@@ -22,7 +24,8 @@ const (
 	msgBeat   = 'b' // worker: heartbeat, every second
 	msgWork   = 'W' // driver: workMsg; its files follow, then Start
 	msgMap    = 'M' // driver: a map task (taskMsg); its input follows, then Start
-	msgReduce = 'R' // driver: a reduce task (taskMsg); its inputs follow, then Start
+	msgReduce = 'R' // driver: a reduce task (reduceMsg); its inputs follow, then Start
+	msgFetch  = 'G' // driver: fetchMsg, then Start; the worker sends the file
 	msgStart  = 'S' // driver: every input of the request has been sent
 	msgCancel = 'C' // driver: stop the request
 	msgFile   = 'F' // either: fileHeader, a file of the request begins
@@ -33,7 +36,7 @@ const (
 )
 
 const (
-	protoVersion = 1
+	protoVersion = 2
 	maxFrame     = 16 << 20
 	chunkSize    = 1 << 20
 )
@@ -57,6 +60,30 @@ type resultMsg struct {
 	Counters json.RawMessage `json:"counters,omitempty"`
 	Bytes    int64           `json:"bytes"`
 	Err      string          `json:"err,omitempty"`
+	// Key names a map output the worker keeps in its scratch directory
+	// (only its manifest was sent).
+	Key string `json:"key,omitempty"`
+}
+
+// reduceMsg is a reduce task. The partitions of the map outputs listed
+// in Local are kept by the worker; the others are sent with the task.
+type reduceMsg struct {
+	*job.ReduceTask
+	Local []localPart `json:"local,omitempty"`
+}
+
+// localPart is partition file File of map output Key, kept by the
+// worker, that is map Map of a reduce task.
+type localPart struct {
+	Map  int    `json:"map"`
+	Key  string `json:"key"`
+	File string `json:"file"`
+}
+
+// fetchMsg asks a worker for file File of its map output Key.
+type fetchMsg struct {
+	Key  string `json:"key"`
+	File string `json:"file"`
 }
 
 type fileHeader struct {
@@ -163,6 +190,65 @@ func readFrame(r *bufio.Reader, buf *[]byte) (frame, error) {
 		return frame{}, err
 	}
 	return frame{typ: h[0], id: binary.BigEndian.Uint32(h[1:]), data: data}, nil
+}
+
+// frameSink takes the file frames a worker sends for a request; close
+// says whether all went well once the result has come.
+type frameSink interface {
+	frame(fr frame)
+	close() error
+}
+
+// relay forwards the one file a worker sends to a request of another
+// worker, as name: the driver's part of relaying a partition from the
+// host that keeps it to the host that reduces it.
+type relay struct {
+	w    *wire
+	id   uint32
+	name string
+	open bool
+	done bool
+	err  error
+}
+
+func (r *relay) frame(fr frame) {
+	if r.err != nil {
+		return
+	}
+	switch fr.typ {
+	case msgFile:
+		var h fileHeader
+		if err := json.Unmarshal(fr.data, &h); err != nil {
+			r.err = err
+			return
+		}
+		if r.open || r.done {
+			r.err = errors.New("protocol error: a second file")
+			return
+		}
+		r.open = true
+		r.err = r.w.sendJSON(msgFile, r.id, fileHeader{Name: r.name, Mode: h.Mode})
+	case msgData:
+		if !r.open {
+			r.err = errors.New("protocol error: data outside a file")
+			return
+		}
+		r.err = r.w.send(msgData, r.id, fr.data)
+	case msgEnd:
+		if !r.open {
+			r.err = errors.New("protocol error: end outside a file")
+			return
+		}
+		r.open, r.done = false, true
+		r.err = r.w.send(msgEnd, r.id, nil)
+	}
+}
+
+func (r *relay) close() error {
+	if r.err == nil && !r.done {
+		r.err = errors.New("protocol error: file not sent")
+	}
+	return r.err
 }
 
 // sink writes the files of one request under dir. After an error it

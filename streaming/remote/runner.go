@@ -3,6 +3,7 @@ package remote
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -24,12 +25,14 @@ import (
 // is excluded for the job.
 const MaxHostFailures = 3
 
-// Runner runs a job's tasks on hosts (a job.Runner). It relays data
-// through the driver: a map task's split goes to the host and its output
-// comes back to the task's directory; a reduce task gets its partition
-// of every map output from the driver and sends its output back. So a
-// lost host loses only its running attempts, which the job retries,
-// preferably on another host.
+// Runner runs a job's tasks on hosts (a job.Runner). A map task's split
+// goes to the host through the driver; its output stays there, and only
+// its manifest comes back. A reduce task gets its partition of every map
+// output relayed by the driver from the host keeping it (or reads it
+// where it is, on that host) and sends its output back. A lost host
+// loses its running attempts, which the job retries, preferably on
+// another host, and its map outputs, which the job makes again when a
+// reduce task reports them lost (job.LostMapsError).
 type Runner struct {
 	hosts  []*Host
 	warn   io.Writer
@@ -189,7 +192,8 @@ func (r *Runner) acquire(ctx context.Context, task string) (*Host, error) {
 func (r *Runner) release(h *Host, task string, err error, ctx context.Context) {
 	r.mu.Lock()
 	r.busy[h]--
-	if err != nil && ctx.Err() == nil {
+	var lost *job.LostMapsError
+	if err != nil && ctx.Err() == nil && !errors.As(err, &lost) {
 		r.last[task] = h
 		if !errors.Is(err, ErrHostLost) {
 			r.failures[h]++
@@ -222,7 +226,16 @@ func (r *Runner) RunMap(ctx context.Context, t *job.MapTask) (*job.Result, error
 	}
 	res, err := r.runMap(ctx, h, t)
 	r.release(h, key, err, ctx)
-	return res, err
+	return atHost(h, res, err)
+}
+
+// atHost names h in the attempt's result or error.
+func atHost(h *Host, res *job.Result, err error) (*job.Result, error) {
+	if err != nil {
+		return nil, &job.HostError{Host: h.Login.Name(), Err: err}
+	}
+	res.Host = h.Login.Name()
+	return res, nil
 }
 
 func (r *Runner) runMap(ctx context.Context, h *Host, t *job.MapTask) (*job.Result, error) {
@@ -250,45 +263,171 @@ func (r *Runner) runMap(ctx context.Context, h *Host, t *job.MapTask) (*job.Resu
 	if err != nil {
 		return nil, err
 	}
+	if m.Key != "" {
+		loc := location{Host: h.Login.Name(), Scratch: h.Hello.Scratch, Key: m.Key}
+		if err := loc.write(t.Dir); err != nil {
+			return nil, err
+		}
+	}
 	return result(m)
 }
 
+// LocationName is the file beside a map output's manifest in the
+// driver's map directory that says which host keeps its part files.
+const LocationName = "location.json"
+
+// location is where a map output is kept: in the scratch directory of
+// a worker, under a key.
+type location struct {
+	// Host is the host's login name, Scratch the worker's scratch
+	// directory (each worker has its own).
+	Host    string `json:"host"`
+	Scratch string `json:"scratch"`
+	Key     string `json:"key"`
+}
+
+func (l location) write(dir string) error {
+	b, err := json.Marshal(l)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, LocationName), b, 0o600)
+}
+
+// readLocation returns where the part files of the map output in dir
+// are kept, or nil when they are in dir.
+func readLocation(dir string) (*location, error) {
+	b, err := os.ReadFile(filepath.Join(dir, LocationName))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var l location
+	if err := json.Unmarshal(b, &l); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, LocationName), err)
+	}
+	return &l, nil
+}
+
+// holder returns the host of this runner that keeps what l locates, or
+// nil: a map output of an earlier run of the driver.
+func (r *Runner) holder(l *location) *Host {
+	for _, h := range r.hosts {
+		if h.Login.Name() == l.Host && h.Hello.Scratch == l.Scratch {
+			return h
+		}
+	}
+	return nil
+}
+
 // RunReduce runs a reduce task attempt on a host: partition p of every
-// map output (part file and manifest) is sent to it and its output comes
-// back as t.Output.
+// map output is sent to it (relayed from the host that keeps it, or
+// read there when it keeps it, and the manifest from the driver) and its
+// output comes back as t.Output. Map outputs kept by lost hosts make a
+// *job.LostMapsError.
 func (r *Runner) RunReduce(ctx context.Context, t *job.ReduceTask) (*job.Result, error) {
+	ins, err := r.reduceInputs(t)
+	if err != nil {
+		return nil, err
+	}
+	if err := lostMaps(ins); err != nil {
+		return nil, err
+	}
 	key := "r" + strconv.Itoa(t.Partition)
 	h, err := r.acquire(ctx, key)
 	if err != nil {
 		return nil, err
 	}
-	res, err := r.runReduce(ctx, h, t)
+	res, err := r.runReduce(ctx, h, t, ins)
+	if err != nil && h.Err() == nil {
+		// A source host lost while relaying loses its map outputs.
+		if lerr := lostMaps(ins); lerr != nil {
+			err = lerr
+		}
+	}
 	r.release(h, key, err, ctx)
-	return res, err
+	return atHost(h, res, err)
 }
 
-func (r *Runner) runReduce(ctx context.Context, h *Host, t *job.ReduceTask) (*job.Result, error) {
+// reduceInput is partition p of map output i, as the driver knows it.
+type reduceInput struct {
+	manifest []byte
+	part     *shuffle.Part
+	loc      *location // nil: the part file is in the driver's directory
+	holder   *Host     // the host keeping it, nil if none of this runner's
+}
+
+func (r *Runner) reduceInputs(t *job.ReduceTask) ([]reduceInput, error) {
+	ins := make([]reduceInput, len(t.Maps))
+	for i, d := range t.Maps {
+		in := &ins[i]
+		var err error
+		if in.part, err = shuffle.FindPart(d, t.Partition); err != nil {
+			return nil, err
+		}
+		if in.manifest, err = os.ReadFile(filepath.Join(d, shuffle.ManifestName)); err != nil {
+			return nil, err
+		}
+		if in.loc, err = readLocation(d); err != nil {
+			return nil, err
+		}
+		if in.loc != nil {
+			in.holder = r.holder(in.loc)
+		}
+	}
+	return ins, nil
+}
+
+// lostMaps returns a *job.LostMapsError for the inputs kept by hosts that
+// are lost (or by none of this runner's), or nil.
+func lostMaps(ins []reduceInput) error {
+	var lost job.LostMapsError
+	for i, in := range ins {
+		if in.loc != nil && (in.holder == nil || in.holder.Err() != nil) {
+			lost.Maps = append(lost.Maps, i)
+			lost.Hosts = append(lost.Hosts, in.loc.Host)
+		}
+	}
+	if len(lost.Maps) == 0 {
+		return nil
+	}
+	return &lost
+}
+
+func (r *Runner) runReduce(ctx context.Context, h *Host, t *job.ReduceTask, ins []reduceInput) (*job.Result, error) {
 	if t.Spec.WorkDir != "" {
 		if err := h.sendWork(ctx, t.Spec.WorkDir); err != nil {
 			return nil, err
 		}
 	}
-	m, err := h.request(ctx, msgReduce, t, filepath.Dir(t.Output), t.Log, func(id uint32) error {
-		for i, d := range t.Maps {
+	msg := reduceMsg{ReduceTask: t}
+	for i, in := range ins {
+		if in.holder == h {
+			msg.Local = append(msg.Local, localPart{Map: i, Key: in.loc.Key, File: in.part.Info.File})
+		}
+	}
+	m, err := h.request(ctx, msgReduce, msg, filepath.Dir(t.Output), t.Log, func(id uint32) error {
+		for i, in := range ins {
 			if err := ctx.Err(); err != nil {
 				return context.Cause(ctx)
 			}
-			pt, err := shuffle.FindPart(d, t.Partition)
-			if err != nil {
-				return err
-			}
 			sub := "m" + strconv.Itoa(i) + "/"
-			if err := h.wire.sendFile(id, sub+shuffle.ManifestName, filepath.Join(d, shuffle.ManifestName), nil); err != nil {
+			if err := h.wire.sendReader(id, sub+shuffle.ManifestName, 0o600, bytes.NewReader(in.manifest), nil); err != nil {
 				return err
 			}
-			if _, err := os.Stat(pt.Path); err == nil {
-				if err := h.wire.sendFile(id, sub+filepath.Base(pt.Path), pt.Path, nil); err != nil {
-					return err
+			switch {
+			case in.loc == nil:
+				if _, err := os.Stat(in.part.Path); err == nil {
+					if err := h.wire.sendFile(id, sub+filepath.Base(in.part.Path), in.part.Path, nil); err != nil {
+						return err
+					}
+				}
+			case in.holder != h:
+				file := in.part.Info.File
+				if err := in.holder.fetch(ctx, in.loc.Key, file, h.wire, id, sub+file); err != nil {
+					return fmt.Errorf("map output %d: %w", i, err)
 				}
 			}
 		}

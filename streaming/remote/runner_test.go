@@ -3,6 +3,7 @@ package remote
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mrpipe/mrpipe/shuffle"
 	"github.com/mrpipe/mrpipe/streaming"
 	"github.com/mrpipe/mrpipe/streaming/job"
 	"github.com/mrpipe/mrpipe/streaming/remote/sshlabtest"
@@ -143,7 +145,24 @@ func compareRunner(t *testing.T, r *Runner) {
 	for _, j := range jobs {
 		t.Run(j.name, func(t *testing.T) {
 			want := runJob(t, in, filepath.Join(t.TempDir(), "local"), j.o, nil, 2)
-			got := runJob(t, in, filepath.Join(t.TempDir(), "remote"), j.o, r, r.Slots())
+			out := filepath.Join(t.TempDir(), "remote")
+			o := j.o
+			o.KeepTemp = true
+			got := runJob(t, in, out, o, r, r.Slots())
+			if o.NumReduceTasks > 0 {
+				checkKept(t, out)
+			}
+			hosts := map[string]bool{}
+			for _, h := range r.Hosts() {
+				hosts[h.Login.Name()] = true
+			}
+			for _, tr := range readReport(t, out).Tasks {
+				for _, a := range tr.Attempts {
+					if !hosts[a.Host] {
+						t.Errorf("_job.json: attempt %s ran on host %q", a.ID, a.Host)
+					}
+				}
+			}
 			if len(got) != len(want) {
 				t.Fatalf("%d part files, want %d", len(got), len(want))
 			}
@@ -197,6 +216,14 @@ func TestRunnerLab(t *testing.T) {
 	for _, h := range r.Hosts() {
 		if h.Done.Load() == 0 {
 			t.Errorf("%s ran no task", h.Login.Name())
+		}
+	}
+	// The map outputs are in the workers' scratch directories (mode
+	// 0700) until the workers end.
+	for _, h := range lab.Hosts {
+		out := lab.Run(t, h, "stat -c %a /tmp/mrpipe-worker-*; ls /tmp/mrpipe-worker-*/maps/*/ | grep -c '^part-' || true")
+		if f := strings.Fields(out); len(f) != 2 || f[0] != "700" || f[1] == "0" {
+			t.Errorf("%s: scratch mode and part files kept: %q", h, out)
 		}
 	}
 	if err := r.Close(); err != nil {
@@ -281,7 +308,8 @@ func hostLost(t *testing.T, inMap, wholeHost bool) {
 		}
 		killed <- fmt.Errorf("the held command never started on h2")
 	}()
-	got := runJob(t, in, filepath.Join(t.TempDir(), "remote"), o, r, r.Slots())
+	out := filepath.Join(t.TempDir(), "remote")
+	got := runJob(t, in, out, o, r, r.Slots())
 	if err := <-killed; err != nil {
 		t.Fatal(err)
 	}
@@ -307,6 +335,77 @@ func hostLost(t *testing.T, inMap, wholeHost bool) {
 			t.Errorf("%s differs from the local job's", name)
 		}
 	}
+	// The map tasks that had finished on h2 ran again elsewhere, and the
+	// report says so.
+	rep := readReport(t, out)
+	onH2, rerun := 0, 0
+	for _, tr := range rep.Tasks {
+		if tr.Type != "map" {
+			continue
+		}
+		var ok *job.AttemptReport
+		for _, a := range tr.Attempts {
+			if a.Error == "" {
+				ok = a
+			}
+			if a.Reason != "" {
+				rerun++
+				if a.Reason != "output lost with host h2" || a.Host == "h2" {
+					t.Errorf("map attempt %s on %s: reason %q", a.ID, a.Host, a.Reason)
+				}
+			}
+		}
+		if ok == nil {
+			t.Errorf("%s: no successful attempt", tr.ID)
+		} else if ok.Host == "h2" {
+			t.Errorf("%s: its output is on the lost host h2", tr.ID)
+		}
+		for _, a := range tr.Attempts {
+			if a.Host == "h2" && a.Error == "" {
+				onH2++
+			}
+		}
+	}
+	if !inMap && (onH2 == 0 || rerun != onH2) {
+		t.Errorf("%d map tasks finished on h2, %d ran again", onH2, rerun)
+	}
+}
+
+// checkKept checks that the driver's map directories of a job run with
+// KeepTemp hold a manifest and a location, and no part file: the part
+// files stayed on the hosts.
+func checkKept(t *testing.T, out string) {
+	t.Helper()
+	dirs, err := filepath.Glob(filepath.Join(out, job.TempDir, "map-*"))
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no map directories in %s/%s: %v", out, job.TempDir, err)
+	}
+	for _, d := range dirs {
+		es, err := os.ReadDir(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, e := range es {
+			names = append(names, e.Name())
+		}
+		if strings.Join(names, " ") != LocationName+" manifest.json" {
+			t.Errorf("%s holds %q, want the manifest and the location only", d, names)
+		}
+	}
+}
+
+func readReport(t *testing.T, out string) *job.Report {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(out, job.JobName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep job.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	return &rep
 }
 
 func sortedParts(parts map[string]string) string {
@@ -438,5 +537,77 @@ func BenchmarkRelayLab(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkShuffleRelayLab measures the relay of a partition from the
+// lab host that keeps it (h1) through the driver to another (h2), as a
+// reduce task on h2 receives it, without the reduce: the bytes of a
+// part file (hardly compressible records, so its size is what the
+// records are) from a fetch request on h1 into a request on h2.
+func BenchmarkShuffleRelayLab(b *testing.B) {
+	lab := sshlabtest.Start(b, 2)
+	ls, _ := ParseLogins("h1,h2")
+	r, err := Dial(context.Background(), ls, HostOptions{SSH: SSH{Command: lab.SSH()}}, os.Stderr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	var h1, h2 *Host
+	for _, h := range r.Hosts() {
+		if h.Login.Host == "h1" {
+			h1 = h
+		} else {
+			h2 = h
+		}
+	}
+	// A map output with one partition, kept on h1.
+	in := filepath.Join(b.TempDir(), "in")
+	var buf bytes.Buffer
+	x := uint64(1)
+	for buf.Len() < 96<<20 {
+		for i := 0; i < 100; i++ {
+			x ^= x << 13
+			x ^= x >> 7
+			x ^= x << 17
+			buf.WriteByte(byte(33 + x%94))
+		}
+		buf.WriteByte('\n')
+	}
+	if err := os.WriteFile(in, buf.Bytes(), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	// One map task keeps its output on a host; its part file is relayed
+	// to the other.
+	out := filepath.Join(b.TempDir(), "out")
+	o := job.Options{Inputs: []string{in}, Output: out, NumReduceTasks: 1, Reducer: "cat >/dev/null", KeepTemp: true,
+		Conf:   []streaming.KV{{Key: "mapreduce.input.fileinputformat.split.minsize", Value: "1000000000"}},
+		Runner: r, Parallel: r.Slots(), Stderr: io.Discard, Name: "mrrun", Progress: job.ProgressOff}
+	ctx := context.Background()
+	if _, err := job.Run(ctx, &o); err != nil {
+		b.Fatal(err)
+	}
+	dir := filepath.Join(out, job.TempDir, "map-00000")
+	loc, err := readLocation(dir)
+	if err != nil || loc == nil {
+		b.Fatalf("no location: %v", err)
+	}
+	src, dst := h1, h2
+	if loc.Host == "h2" {
+		src, dst = h2, h1
+	}
+	pt, err := shuffle.FindPart(dir, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(pt.Info.FileBytes)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		_, err := dst.request(ctx, msgWork, workMsg{Key: fmt.Sprintf("bench%d", i)}, "", "", func(id uint32) error {
+			return src.fetch(ctx, loc.Key, pt.Info.File, dst.wire, id, "part")
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
 	}
 }

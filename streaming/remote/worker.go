@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mrpipe/mrpipe/shuffle"
 	"github.com/mrpipe/mrpipe/split"
 	"github.com/mrpipe/mrpipe/streaming"
 	"github.com/mrpipe/mrpipe/streaming/job"
@@ -82,7 +83,7 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, o WorkerOptions) er
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	w := &worker{scratch: scratch, wire: newWire(out), reqs: map[uint32]*wreq{}, work: map[string]string{}}
+	w := &worker{scratch: scratch, wire: newWire(out), reqs: map[uint32]*wreq{}, work: map[string]string{}, maps: map[string]string{}}
 	defer w.wg.Wait()
 	defer cancel(errors.New("worker stopping"))
 	if err := w.wire.sendJSON(msgHello, 0, helloMsg{Version: protoVersion, PID: os.Getpid(), SID: getsid(), CPUs: runtime.NumCPU(), Scratch: scratch}); err != nil {
@@ -150,6 +151,7 @@ type worker struct {
 	mu   sync.Mutex
 	reqs map[uint32]*wreq
 	work map[string]string // work directory key → local directory
+	maps map[string]string // map output key → directory
 }
 
 // wreq is a request being received or run.
@@ -169,6 +171,13 @@ func (w *worker) handle(ctx context.Context, fr frame) error {
 	r := w.reqs[fr.id]
 	w.mu.Unlock()
 	switch fr.typ {
+	case msgFetch:
+		if r != nil {
+			return fmt.Errorf("protocol error: request %d twice", fr.id)
+		}
+		w.mu.Lock()
+		w.reqs[fr.id] = &wreq{typ: fr.typ, task: append(json.RawMessage(nil), fr.data...)}
+		w.mu.Unlock()
 	case msgWork, msgMap, msgReduce:
 		if r != nil {
 			return fmt.Errorf("protocol error: request %d twice", fr.id)
@@ -197,19 +206,29 @@ func (w *worker) handle(ctx context.Context, fr frame) error {
 			r.sink.frame(fr)
 		}
 	case msgStart:
-		if r == nil || r.sink == nil {
+		if r == nil || (r.sink == nil && r.typ != msgFetch) {
 			return fmt.Errorf("protocol error: start of unknown request %d", fr.id)
 		}
-		err := r.sink.close()
-		r.sink = nil
+		var err error
+		if r.sink != nil {
+			err = r.sink.close()
+			r.sink = nil
+		}
 		if r.typ == msgWork {
 			w.mu.Lock()
 			delete(w.reqs, fr.id)
-			if err == nil {
+			if err == nil && !r.cancelled {
 				w.work[r.key] = r.dir
 			}
 			w.mu.Unlock()
-			return w.result(fr.id, nil, 0, err)
+			// Answered aside: this loop never waits for the driver to
+			// read, which may be busy relaying to this worker.
+			w.wg.Add(1)
+			go func() {
+				defer w.wg.Done()
+				w.result(fr.id, nil, "", err)
+			}()
+			return nil
 		}
 		tctx, cancel := context.WithCancelCause(ctx)
 		r.cancel = cancel
@@ -220,6 +239,10 @@ func (w *worker) handle(ctx context.Context, fr frame) error {
 		go func() {
 			defer w.wg.Done()
 			defer cancel(nil)
+			if r.typ == msgFetch {
+				w.fetch(tctx, fr.id, r)
+				return
+			}
 			w.run(tctx, fr.id, r, err)
 		}()
 	case msgCancel:
@@ -234,8 +257,8 @@ func (w *worker) handle(ctx context.Context, fr frame) error {
 	return nil
 }
 
-func (w *worker) result(id uint32, res *job.Result, n int64, err error) error {
-	m := resultMsg{Bytes: n}
+func (w *worker) result(id uint32, res *job.Result, key string, err error) error {
+	m := resultMsg{Key: key}
 	if res != nil {
 		var b bytes.Buffer
 		if res.Counters != nil {
@@ -264,37 +287,118 @@ func (w *worker) run(ctx context.Context, id uint32, r *wreq, recvErr error) {
 		os.RemoveAll(r.dir)
 	}()
 	in, out, logPath := filepath.Join(r.dir, "in"), filepath.Join(r.dir, "out"), filepath.Join(r.dir, "log")
-	res, err := w.runTask(ctx, r, in, out, logPath, recvErr)
-	if err == nil {
+	res, keep, err := w.runTask(ctx, r, in, out, logPath, recvErr)
+	key := ""
+	switch {
+	case err != nil:
+	case keep:
+		// A map output stays here; the driver gets its manifest.
+		key = "m" + strconv.FormatUint(uint64(id), 10)
+		err = w.keep(key, out)
+		if err == nil {
+			err = w.wire.sendFile(id, shuffle.ManifestName, filepath.Join(w.mapDir(key), shuffle.ManifestName), nil)
+		}
+		if err != nil {
+			w.drop(key)
+			key = ""
+		}
+	default:
 		err = w.sendDir(id, out)
 	}
 	w.sendLog(id, logPath)
-	w.result(id, res, 0, err)
+	w.result(id, res, key, err)
 }
 
-func (w *worker) runTask(ctx context.Context, r *wreq, in, out, logPath string, recvErr error) (*job.Result, error) {
+func (w *worker) mapDir(key string) string { return filepath.Join(w.scratch, "maps", key) }
+
+// keep moves a map output into the worker's map outputs, as key.
+func (w *worker) keep(key, dir string) error {
+	if err := os.MkdirAll(filepath.Join(w.scratch, "maps"), 0o700); err != nil {
+		return err
+	}
+	if err := os.Rename(dir, w.mapDir(key)); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	w.maps[key] = w.mapDir(key)
+	w.mu.Unlock()
+	return nil
+}
+
+func (w *worker) drop(key string) {
+	w.mu.Lock()
+	delete(w.maps, key)
+	w.mu.Unlock()
+	os.RemoveAll(w.mapDir(key))
+}
+
+// mapFile returns the path of file of map output key, which must be a
+// plain file name.
+func (w *worker) mapFile(key, file string) (string, error) {
+	w.mu.Lock()
+	dir, ok := w.maps[key]
+	w.mu.Unlock()
+	if !ok {
+		return "", fmt.Errorf("no map output %q here", key)
+	}
+	if file == "" || file != filepath.Base(file) || !filepath.IsLocal(file) {
+		return "", fmt.Errorf("protocol error: file name %q", file)
+	}
+	return filepath.Join(dir, file), nil
+}
+
+// fetch sends a file of a map output the worker keeps.
+func (w *worker) fetch(ctx context.Context, id uint32, r *wreq) {
+	defer func() {
+		w.mu.Lock()
+		delete(w.reqs, id)
+		w.mu.Unlock()
+	}()
+	err := ctx.Err()
+	var m fetchMsg
+	if err == nil {
+		err = json.Unmarshal(r.task, &m)
+	}
+	var path string
+	if err == nil {
+		path, err = w.mapFile(m.Key, m.File)
+	}
+	var f *os.File
+	if err == nil {
+		f, err = os.Open(path)
+	}
+	if err == nil {
+		err = w.wire.sendReader(id, m.File, 0o600, ctxReader{ctx, f}, nil)
+		f.Close()
+	}
+	w.result(id, nil, "", err)
+}
+
+// runTask runs a received task. keep says its output is a map output to
+// keep here.
+func (w *worker) runTask(ctx context.Context, r *wreq, in, out, logPath string, recvErr error) (res *job.Result, keep bool, err error) {
 	if recvErr != nil {
-		return nil, fmt.Errorf("receiving the task's input: %w", recvErr)
+		return nil, false, fmt.Errorf("receiving the task's input: %w", recvErr)
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, context.Cause(ctx)
+		return nil, false, context.Cause(ctx)
 	}
 	if err := os.MkdirAll(out, 0o700); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	switch r.typ {
 	case msgMap:
 		var t job.MapTask
 		if err := json.Unmarshal(r.task, &t); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if err := w.localSpec(t.Spec, r.dir); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		input := filepath.Join(in, "input")
 		fi, err := os.Stat(input)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if t.Input == nil {
 			t.Input = &streaming.InputInfo{Name: t.Split.Path, Start: t.Split.Start, Length: t.Split.Length, IsSplit: true}
@@ -305,23 +409,43 @@ func (w *worker) runTask(ctx context.Context, r *wreq, in, out, logPath string, 
 			t.Output = filepath.Join(out, filepath.Base(t.Output))
 		}
 		t.Log = logPath
-		return job.Local{}.RunMap(ctx, &t)
+		res, err := job.Local{}.RunMap(ctx, &t)
+		return res, err == nil && t.Spec.Reduces > 0, err
 	case msgReduce:
-		var t job.ReduceTask
-		if err := json.Unmarshal(r.task, &t); err != nil {
-			return nil, err
+		m := reduceMsg{ReduceTask: new(job.ReduceTask)}
+		if err := json.Unmarshal(r.task, &m); err != nil {
+			return nil, false, err
 		}
+		t := m.ReduceTask
 		if err := w.localSpec(t.Spec, r.dir); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		for i := range t.Maps {
 			t.Maps[i] = filepath.Join(in, "m"+strconv.Itoa(i))
 		}
+		// Partitions kept here are read where they are, beside the
+		// manifest the driver sent.
+		for _, lp := range m.Local {
+			if lp.Map < 0 || lp.Map >= len(t.Maps) {
+				return nil, false, fmt.Errorf("protocol error: map %d of %d", lp.Map, len(t.Maps))
+			}
+			src, err := w.mapFile(lp.Key, lp.File)
+			if err != nil {
+				return nil, false, err
+			}
+			if err := os.MkdirAll(t.Maps[lp.Map], 0o700); err != nil {
+				return nil, false, err
+			}
+			if err := os.Symlink(src, filepath.Join(t.Maps[lp.Map], lp.File)); err != nil {
+				return nil, false, err
+			}
+		}
 		t.Output = filepath.Join(out, filepath.Base(t.Output))
 		t.Log = logPath
-		return job.Local{}.RunReduce(ctx, &t)
+		res, err := job.Local{}.RunReduce(ctx, t)
+		return res, false, err
 	}
-	return nil, fmt.Errorf("protocol error: request type %q", r.typ)
+	return nil, false, fmt.Errorf("protocol error: request type %q", r.typ)
 }
 
 // localSpec gives the task a working directory of its own in its

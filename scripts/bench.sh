@@ -2,7 +2,7 @@
 # Benchmarks of mrpipe against the tools users compare it with, measured
 # side by side in one run on inputs from scripts/gen.
 #
-#   scripts/bench.sh [sort|split|stream|run|direct|all] [SIZE]
+#   scripts/bench.sh [sort|split|stream|run|direct|ssh|all] [SIZE]
 #
 # sort   mrsort vs LC_ALL=C sort --parallel=2 on 3 shapes of SIZE (default
 #        1G): with -S 256M and with default memory; then a scaling row with
@@ -13,6 +13,7 @@
 # run    scripts/bench-run.sh (mrrun, local mode)
 # direct scripts/bench-direct.sh (direct shuffle between two SSH lab
 #        hosts; needs root; not part of all)
+# ssh    scripts/bench-ssh.sh (mrrun's SSH mode shuffle; SIZE unused; not in all)
 #
 # Outputs go to /dev/null while timed; each shape is then checked once for
 # byte-identical output. Inputs and temporary files live in $BENCH_DIR
@@ -88,6 +89,7 @@ split) exec scripts/bench-split.sh "$SIZE" ;;
 stream) exec scripts/bench-stream.sh "$SIZE" ;;
 run) exec scripts/bench-run.sh "$SIZE" ;;
 direct) exec scripts/bench-direct.sh "$SIZE" ;;
+ssh) exec scripts/bench-ssh.sh ;;
 all)
 	bench_sort
 	scripts/bench-split.sh "$SIZE"
@@ -95,7 +97,7 @@ all)
 	scripts/bench-run.sh "$SIZE"
 	;;
 *)
-	echo "usage: scripts/bench.sh [sort|split|stream|run|direct|all] [SIZE]" >&2
+	echo "usage: scripts/bench.sh [sort|split|stream|run|direct|ssh|all] [SIZE]" >&2
 	exit 2
 	;;
 esac

@@ -115,6 +115,8 @@ func Start(ctx context.Context, l Login, o HostOptions) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
+	growPipe(stdin)
+	growPipe(stdout)
 	if err := h.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("%s: %w", l.Name(), err)
 	}

@@ -10,6 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/mrpipe/mrpipe/streaming/job"
 )
@@ -161,6 +164,23 @@ func (c *wire) sendReader(id uint32, name string, mode os.FileMode, r io.Reader,
 		}
 	}
 	return c.send(msgEnd, id, nil)
+}
+
+// pipeSize is the capacity asked for the pipes frames go through (the
+// default 64 KiB makes a 1 MiB frame cost 16 wake-ups of each side).
+const pipeSize = 1 << 20
+
+// growPipe asks for a pipe of pipeSize if f (an *os.File) is a pipe.
+func growPipe(f any) {
+	sc, ok := f.(syscall.Conn)
+	if !ok {
+		return
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return
+	}
+	rc.Control(func(fd uintptr) { unix.FcntlInt(fd, unix.F_SETPIPE_SZ, pipeSize) })
 }
 
 type frame struct {

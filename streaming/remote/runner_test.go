@@ -540,32 +540,63 @@ func BenchmarkRelayLab(b *testing.B) {
 	}
 }
 
-// BenchmarkShuffleRelayLab measures the relay of a partition from the
-// lab host that keeps it (h1) through the driver to another (h2), as a
-// reduce task on h2 receives it, without the reduce: the bytes of a
-// part file (hardly compressible records, so its size is what the
-// records are) from a fetch request on h1 into a request on h2.
-func BenchmarkShuffleRelayLab(b *testing.B) {
-	lab := sshlabtest.Start(b, 2)
-	ls, _ := ParseLogins("h1,h2")
-	r, err := Dial(context.Background(), ls, HostOptions{SSH: SSH{Command: lab.SSH()}}, os.Stderr)
+// BenchmarkShuffleRelay measures the relay of a partition from the host
+// that keeps it through the driver to another, as a reduce task there
+// receives it, without the reduce: the bytes of a part file (hardly
+// compressible records, so its size is what the records are) from a
+// fetch request on one host into a request on the other. "pipes" has
+// two workers that are child processes (the protocol's own cost), "lab"
+// two lab hosts over ssh.
+func BenchmarkShuffleRelay(b *testing.B) {
+	b.Run("pipes", func(b *testing.B) {
+		ls, _ := ParseLogins("1/:,1/:")
+		benchRelay(b, ls, HostOptions{Scratch: b.TempDir()})
+	})
+	b.Run("lab", func(b *testing.B) {
+		lab := sshlabtest.Start(b, 2)
+		b.Run("relay", func(b *testing.B) {
+			ls, _ := ParseLogins("h1,h2")
+			benchRelay(b, ls, HostOptions{SSH: SSH{Command: lab.SSH()}})
+		})
+		// What ssh alone does over the same two hops.
+		b.Run("ssh", func(b *testing.B) {
+			const size = 64 << 20
+			lab.Run(b, "h1", fmt.Sprintf("head -c %d /dev/urandom >/tmp/relay-bench", size))
+			defer lab.Run(b, "h1", "rm -f /tmp/relay-bench")
+			b.SetBytes(size)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				ctx := context.Background()
+				src := lab.Command(ctx, "h1", "cat /tmp/relay-bench")
+				dst := lab.Command(ctx, "h2", "cat >/dev/null")
+				out, err := src.StdoutPipe()
+				if err != nil {
+					b.Fatal(err)
+				}
+				dst.Stdin = out
+				if err := src.Start(); err != nil {
+					b.Fatal(err)
+				}
+				derr := dst.Run()
+				if err := src.Wait(); err != nil || derr != nil {
+					b.Fatal(err, derr)
+				}
+			}
+		})
+	})
+}
+
+func benchRelay(b *testing.B, ls []Login, ho HostOptions) {
+	r, err := Dial(context.Background(), ls, ho, os.Stderr)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer r.Close()
-	var h1, h2 *Host
-	for _, h := range r.Hosts() {
-		if h.Login.Host == "h1" {
-			h1 = h
-		} else {
-			h2 = h
-		}
-	}
-	// A map output with one partition, kept on h1.
 	in := filepath.Join(b.TempDir(), "in")
 	var buf bytes.Buffer
+	buf.Grow(64<<20 + 200)
 	x := uint64(1)
-	for buf.Len() < 96<<20 {
+	for buf.Len() < 64<<20 {
 		for i := 0; i < 100; i++ {
 			x ^= x << 13
 			x ^= x >> 7
@@ -592,9 +623,9 @@ func BenchmarkShuffleRelayLab(b *testing.B) {
 	if err != nil || loc == nil {
 		b.Fatalf("no location: %v", err)
 	}
-	src, dst := h1, h2
-	if loc.Host == "h2" {
-		src, dst = h2, h1
+	src, dst := r.Hosts()[0], r.Hosts()[1]
+	if src.Hello.Scratch != loc.Scratch {
+		src, dst = dst, src
 	}
 	pt, err := shuffle.FindPart(dir, 0)
 	if err != nil {

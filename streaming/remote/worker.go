@@ -53,6 +53,8 @@ func WorkerMain(args []string) int {
 	// stderr, which the driver reports.
 	proto := os.Stdout
 	os.Stdout = os.Stderr
+	growPipe(os.Stdin)
+	growPipe(proto)
 	if err := Serve(ctx, os.Stdin, proto, o); err != nil {
 		fmt.Fprintf(os.Stderr, "mrrun worker: %v\n", err)
 		return 1
@@ -106,18 +108,28 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, o WorkerOptions) er
 			}
 		}
 	}()
+	// Frames are read into two buffers in turn: one is read into while
+	// the other's frame is handled.
 	frames := make(chan frame)
+	free := make(chan []byte, 2)
+	free <- nil
+	free <- nil
 	readErr := make(chan error, 1)
 	go func() {
 		r := bufio.NewReaderSize(in, 1<<20)
-		var buf []byte
 		for {
+			var buf []byte
+			select {
+			case buf = <-free:
+			case <-ctx.Done():
+				readErr <- context.Cause(ctx)
+				return
+			}
 			fr, err := readFrame(r, &buf)
 			if err != nil {
 				readErr <- err
 				return
 			}
-			fr.data = append([]byte(nil), fr.data...)
 			select {
 			case frames <- fr:
 			case <-ctx.Done():
@@ -136,7 +148,9 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, o WorkerOptions) er
 			}
 			return err
 		case fr := <-frames:
-			if err := w.handle(ctx, fr); err != nil {
+			err := w.handle(ctx, fr)
+			free <- fr.data[:0]
+			if err != nil {
 				return err
 			}
 		}

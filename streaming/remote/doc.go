@@ -45,7 +45,9 @@
 // from the driver and the part file relayed by the driver from the host
 // that keeps it (a fetch request there whose file frames the driver
 // forwards into the reduce request), or, when the reducer's host keeps
-// it, linked from its own scratch directory. The reduce side's merge
+// it, linked from its own scratch directory (among the least busy
+// hosts, a reduce task goes to the one keeping most of its input). Frames
+// go through 1 MiB pipes. The reduce side's merge
 // verifies every partition against its manifest. Map-only outputs and
 // reduce outputs come back to the driver.
 //

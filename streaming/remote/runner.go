@@ -139,6 +139,11 @@ func (r *Runner) signal() {
 // room. A backup attempt (speculative execution) waits for another host
 // than the task's running attempt's, unless there is none.
 func (r *Runner) acquire(ctx context.Context, task string) (*Host, error) {
+	return r.acquireNear(ctx, task, nil)
+}
+
+// acquireNear is acquire choosing prefer among the least busy hosts.
+func (r *Runner) acquireNear(ctx context.Context, task string, prefer *Host) (*Host, error) {
 	for {
 		r.mu.Lock()
 		avoid := r.last[task]
@@ -160,7 +165,8 @@ func (r *Runner) acquire(ctx context.Context, task string) (*Host, error) {
 				fallback = h
 				continue
 			}
-			if pick == nil || r.busy[h]*pick.Slots() < r.busy[pick]*h.Slots() {
+			if pick == nil || r.busy[h]*pick.Slots() < r.busy[pick]*h.Slots() ||
+				h == prefer && r.busy[h]*pick.Slots() == r.busy[pick]*h.Slots() {
 				pick = h
 			}
 		}
@@ -336,7 +342,7 @@ func (r *Runner) RunReduce(ctx context.Context, t *job.ReduceTask) (*job.Result,
 		return nil, err
 	}
 	key := "r" + strconv.Itoa(t.Partition)
-	h, err := r.acquire(ctx, key)
+	h, err := r.acquireNear(ctx, key, nearest(ins))
 	if err != nil {
 		return nil, err
 	}
@@ -349,6 +355,22 @@ func (r *Runner) RunReduce(ctx context.Context, t *job.ReduceTask) (*job.Result,
 	}
 	r.release(h, key, err, ctx)
 	return atHost(h, res, err)
+}
+
+// nearest returns the host keeping the most bytes of the inputs, or nil.
+func nearest(ins []reduceInput) *Host {
+	bytes := map[*Host]int64{}
+	var best *Host
+	for _, in := range ins {
+		if in.holder == nil {
+			continue
+		}
+		bytes[in.holder] += in.part.Info.FileBytes
+		if best == nil || bytes[in.holder] > bytes[best] {
+			best = in.holder
+		}
+	}
+	return best
 }
 
 // reduceInput is partition p of map output i, as the driver knows it.

@@ -103,3 +103,25 @@ func TestSchedule(t *testing.T) {
 		t.Errorf("acquire after every host was lost: %v", err)
 	}
 }
+
+// TestScheduleNear: a reduce task goes to the host keeping most of its
+// input among the least busy hosts only.
+func TestScheduleNear(t *testing.T) {
+	ctx := context.Background()
+	r, hs, _ := fakeRunner("a", "b", "c")
+	for _, h := range hs {
+		h.Login.Slots = 2
+	}
+	b := hs[1]
+	if h, _ := r.acquireNear(ctx, "r0", b); h != b {
+		t.Errorf("idle hosts: r0 on %s, want b", h.Login.Host)
+	}
+	for i := 1; i < 3; i++ {
+		if h, _ := r.acquireNear(ctx, fmt.Sprintf("r%d", i), b); h == b {
+			t.Errorf("r%d on the busier b", i)
+		}
+	}
+	if h, _ := r.acquireNear(ctx, "r3", b); h != b {
+		t.Errorf("even load again: r3 on %s, want b", h.Login.Host)
+	}
+}

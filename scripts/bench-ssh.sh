@@ -10,8 +10,6 @@
 # 3):
 #   pipes       two workers that are child processes: the protocol's cost
 #   lab/relay   two lab hosts over ssh. Target: >= 200 MB/s.
-#   lab/ssh     the same bytes through `ssh h1 cat | ssh h2 'cat >/dev/null'`:
-#               what ssh alone does over the same two hops, for reference
 # and BenchmarkRelayLab/maponly: a map-only job on one lab host (relay:
 # every byte to the host and back), beside the same job in local mode.
 #
@@ -21,6 +19,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
 echo "SSH shuffle relay; $RUNS runs each, $(nproc) cores; load: $(cut -d' ' -f1-3 /proc/loadavg)"
-go test -count=1 -run '^$' -bench 'ShuffleRelay|RelayLab/maponly|pipes|lab/relay|ssh' -benchtime "${RUNS}x" -timeout 30m ./streaming/remote/ |
+go test -count=1 -run '^$' -bench 'ShuffleRelay|RelayLab/maponly|pipes|lab/relay' -benchtime "${RUNS}x" -timeout 30m ./streaming/remote/ |
 	awk '/^Benchmark/ {name = $1; sub(/^Benchmark/, "", name); sub(/-[0-9]+$/, "", name); printf "%-28s %8.1f MB/s %7.2f s/op\n", name, $(NF-1), $3 / 1e9}'
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -545,8 +545,8 @@ func BenchmarkRelayLab(b *testing.B) {
 // receives it, without the reduce: the bytes of a part file (hardly
 // compressible records, so its size is what the records are) from a
 // fetch request on one host into a request on the other. "pipes" has
-// two workers that are child processes (the protocol's own cost), "lab"
-// two lab hosts over ssh.
+// two workers that are child processes (the protocol's own cost),
+// "lab/relay" two lab hosts over ssh.
 func BenchmarkShuffleRelay(b *testing.B) {
 	b.Run("pipes", func(b *testing.B) {
 		ls, _ := ParseLogins("1/:,1/:")
@@ -557,31 +557,6 @@ func BenchmarkShuffleRelay(b *testing.B) {
 		b.Run("relay", func(b *testing.B) {
 			ls, _ := ParseLogins("h1,h2")
 			benchRelay(b, ls, HostOptions{SSH: SSH{Command: lab.SSH()}})
-		})
-		// What ssh alone does over the same two hops.
-		b.Run("ssh", func(b *testing.B) {
-			const size = 64 << 20
-			lab.Run(b, "h1", fmt.Sprintf("head -c %d /dev/urandom >/tmp/relay-bench", size))
-			defer lab.Run(b, "h1", "rm -f /tmp/relay-bench")
-			b.SetBytes(size)
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				ctx := context.Background()
-				src := lab.Command(ctx, "h1", "cat /tmp/relay-bench")
-				dst := lab.Command(ctx, "h2", "cat >/dev/null")
-				out, err := src.StdoutPipe()
-				if err != nil {
-					b.Fatal(err)
-				}
-				dst.Stdin = out
-				if err := src.Start(); err != nil {
-					b.Fatal(err)
-				}
-				derr := dst.Run()
-				if err := src.Wait(); err != nil || derr != nil {
-					b.Fatal(err, derr)
-				}
-			}
 		})
 	})
 }

@@ -6,6 +6,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -65,7 +66,10 @@ temporary data.
 
 The output depends only on the input, the commands and R: not on the
 number of splits or -j. --explain prints the job as a bash script of
-mrsplit, mrmap, mrmerge and mrreduce that writes the same part files.
+mrsplit, mrmap, mrmerge and mrreduce that writes the same part files;
+--hadoop prints it as a Hadoop Streaming command line (mapred streaming;
+built-in reducers other than aggregate become awk programs, commands that
+need a shell run in sh -c).
 
 Exit status: 0 on success, 1 when the job failed, 2 on bad usage,
 unreadable input or an existing OUT, 130/143 when interrupted.
@@ -98,6 +102,7 @@ func New() *cli.App {
 		&cli.BoolFlag{Name: "lazyOutput", Usage: "create no empty part files"},
 		&cli.StringFlag{Name: "jobs", Aliases: []string{"j"}, Usage: "run `N` tasks at once", DefaultText: "number of CPUs"},
 		&cli.BoolFlag{Name: "explain", Usage: "print the job as a shell script of mrsplit, mrmap, mrmerge, mrreduce and exit"},
+		&cli.BoolFlag{Name: "hadoop", Usage: "print the job as a Hadoop Streaming command line (mapred streaming) and exit"},
 		&cli.BoolFlag{Name: "resume", Usage: "continue a job whose driver was killed, reusing its finished map tasks"},
 		&cli.BoolFlag{Name: "overwrite", Usage: "replace an existing OUT"},
 		&cli.BoolFlag{Name: "keep-temp", Usage: "keep OUT/_temporary (map outputs, journal)"},
@@ -235,8 +240,14 @@ func run(c *cli.Context) error {
 	if o.Output == "" {
 		return cliutil.Usagef("missing -output")
 	}
+	if c.Bool("explain") && c.Bool("hadoop") {
+		return cliutil.Usagef("--explain and --hadoop are exclusive")
+	}
 	if c.Bool("explain") {
 		return exitError(c, job.Explain(o, c.App.Writer))
+	}
+	if c.Bool("hadoop") {
+		return exitError(c, printHadoop(c.App.Writer, o))
 	}
 	rc := remote.Config{Hosts: c.String("hosts"), Hostfile: c.String("hostfile"), SSH: c.String("ssh"), HostTimeout: c.Duration("host-timeout")}
 	switch sh := c.String("shuffle"); {
@@ -277,6 +288,33 @@ func run(c *cli.Context) error {
 		summary(c, o, rep)
 	}
 	return nil
+}
+
+// printHadoop writes the job as a Hadoop Streaming command line: its
+// notes as comments, then the command, an option per line, every word
+// quoted for a POSIX shell by the same function as remote command lines.
+func printHadoop(w io.Writer, o *job.Options) error {
+	h, err := job.Hadoop(o)
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	for _, n := range h.Notes {
+		fmt.Fprintf(&b, "# %s\n", n)
+	}
+	for i, g := range h.Args {
+		q, err := remote.Quote(g...)
+		if err != nil {
+			return &job.ConfigError{Err: err}
+		}
+		if i > 0 {
+			b.WriteString(" \\\n  ")
+		}
+		b.WriteString(q)
+	}
+	b.WriteString("\n")
+	_, err = io.WriteString(w, b.String())
+	return err
 }
 
 func isText(v, name string) bool {

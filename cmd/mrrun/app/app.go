@@ -249,6 +249,9 @@ func run(c *cli.Context) error {
 	if c.Bool("hadoop") {
 		return exitError(c, printHadoop(c.App.Writer, o))
 	}
+	if c.IsSet("hosts") && strings.TrimSpace(c.String("hosts")) == "" {
+		return cliutil.Usagef("-hosts: no hosts given")
+	}
 	rc := remote.Config{Hosts: c.String("hosts"), Hostfile: c.String("hostfile"), SSH: c.String("ssh"), HostTimeout: c.Duration("host-timeout")}
 	switch sh := c.String("shuffle"); {
 	case sh != "" && sh != "relay" && sh != "direct":

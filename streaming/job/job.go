@@ -160,7 +160,7 @@ func Run(ctx context.Context, o *Options) (*Report, error) {
 	if d.msgs == nil {
 		d.msgs = io.Discard
 	}
-	if err := d.plan(); err != nil {
+	if err := d.planCtx(ctx); err != nil {
 		return nil, err
 	}
 	if err := d.prepareOutput(); err != nil {
@@ -213,9 +213,24 @@ func (d *driver) verbosef(format string, a ...any) {
 }
 
 // plan finds the input files and cuts them into splits.
-func (d *driver) plan() error {
+func (d *driver) plan() error { return d.planCtx(context.Background()) }
+
+// InputExpander is a Runner that resolves some inputs itself (files on
+// other hosts): the driver plans the splits of the files ExpandInputs
+// returns instead of those of split.Expand.
+type InputExpander interface {
+	ExpandInputs(ctx context.Context, inputs []string) ([]split.Input, error)
+}
+
+// planCtx is plan for a running job: a Runner that is an InputExpander
+// resolves the inputs.
+func (d *driver) planCtx(ctx context.Context) error {
 	s := d.s
-	files, err := split.Expand(s.inputs)
+	expand := split.Expand
+	if ie, ok := d.o.Runner.(InputExpander); ok {
+		expand = func(in []string) ([]split.Input, error) { return ie.ExpandInputs(ctx, in) }
+	}
+	files, err := expand(s.inputs)
 	if err != nil {
 		return &ConfigError{Err: fmt.Errorf("-input: %w", err)}
 	}
@@ -241,7 +256,7 @@ func (d *driver) plan() error {
 		size = min(size, max(1, (total+int64(s.mapsHint)-1)/int64(s.mapsHint)))
 	}
 	size = max(size, s.minSplit, 1)
-	d.splits, err = split.Plan(s.inputs, split.Options{Size: size, MinSize: s.minSplit})
+	d.splits, err = split.PlanFiles(files, split.Options{Size: size, MinSize: s.minSplit})
 	if err != nil {
 		return &ConfigError{Err: fmt.Errorf("-input: %w", err)}
 	}

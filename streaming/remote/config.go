@@ -19,6 +19,9 @@ type Config struct {
 	// HostTimeout is --host-timeout: how long a host may stay silent
 	// before it is lost (0 means 30 seconds).
 	HostTimeout time.Duration
+	// SharedInput is --shared-input: the hosts read the inputs at the
+	// driver's paths themselves (see [Runner].SharedInput).
+	SharedInput bool
 }
 
 // Enabled says whether the job runs on hosts.
@@ -80,5 +83,10 @@ func (c Config) Dial(ctx context.Context, warn io.Writer) (*Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Dial(ctx, ls, o, warn)
+	r, err := Dial(ctx, ls, o, warn)
+	if err != nil {
+		return nil, err
+	}
+	r.SharedInput = c.SharedInput
+	return r, nil
 }

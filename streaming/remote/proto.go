@@ -36,6 +36,8 @@ const (
 	msgEnd    = 'E' // either: the current file is complete
 	msgLog    = 'L' // worker: bytes of the task's log
 	msgResult = 'r' // worker: resultMsg, the request is over
+	msgExpand = 'X' // driver: expandMsg (inputs on the host), then Start
+	msgRead   = 'I' // driver: readMsg (a split of a file on the host), then Start
 )
 
 const (

@@ -34,6 +34,10 @@ const MaxHostFailures = 3
 // another host, and its map outputs, which the job makes again when a
 // reduce task reports them lost (job.LostMapsError).
 type Runner struct {
+	// SharedInput makes hosts read their splits themselves, from the
+	// same paths as the driver (see shared.go). Set it before the job.
+	SharedInput bool
+
 	hosts  []*Host
 	warn   io.Writer
 	closed atomic.Bool
@@ -225,6 +229,9 @@ func (r *Runner) release(h *Host, task string, err error, ctx context.Context) {
 // RunMap runs a map task attempt on a host: the split's records are sent
 // to it and its output files come back into t.Dir.
 func (r *Runner) RunMap(ctx context.Context, t *job.MapTask) (*job.Result, error) {
+	if src, _, path, ok := r.hostInput(t.Split.Path); ok && t.Input == nil {
+		return r.runHostMap(ctx, t, src, path)
+	}
 	key := "m" + strconv.Itoa(t.Index)
 	h, err := r.acquire(ctx, key)
 	if err != nil {
@@ -249,6 +256,9 @@ func (r *Runner) runMap(ctx context.Context, h *Host, t *job.MapTask) (*job.Resu
 		if err := h.sendWork(ctx, t.Spec.WorkDir); err != nil {
 			return nil, err
 		}
+	}
+	if r.SharedInput && t.Input == nil {
+		return r.runSharedMap(ctx, h, t)
 	}
 	in, err := split.OpenDelim(t.Split, t.Spec.Proto.Terminator())
 	if err != nil {

@@ -192,7 +192,7 @@ func (w *worker) handle(ctx context.Context, fr frame) error {
 		w.mu.Lock()
 		w.reqs[fr.id] = &wreq{typ: fr.typ, task: append(json.RawMessage(nil), fr.data...)}
 		w.mu.Unlock()
-	case msgWork, msgMap, msgReduce:
+	case msgWork, msgMap, msgReduce, msgExpand, msgRead:
 		if r != nil {
 			return fmt.Errorf("protocol error: request %d twice", fr.id)
 		}
@@ -402,28 +402,31 @@ func (w *worker) runTask(ctx context.Context, r *wreq, in, out, logPath string, 
 	}
 	switch r.typ {
 	case msgMap:
-		var t job.MapTask
-		if err := json.Unmarshal(r.task, &t); err != nil {
+		var m mapMsg
+		if err := json.Unmarshal(r.task, &m); err != nil {
 			return nil, false, err
 		}
+		t := &m.MapTask
 		if err := w.localSpec(t.Spec, r.dir); err != nil {
-			return nil, false, err
-		}
-		input := filepath.Join(in, "input")
-		fi, err := os.Stat(input)
-		if err != nil {
 			return nil, false, err
 		}
 		if t.Input == nil {
 			t.Input = &streaming.InputInfo{Name: t.Split.Path, Start: t.Split.Start, Length: t.Split.Length, IsSplit: true}
 		}
-		t.Split = split.Split{Path: input, Length: fi.Size()}
+		if !m.SharedInput {
+			input := filepath.Join(in, "input")
+			fi, err := os.Stat(input)
+			if err != nil {
+				return nil, false, err
+			}
+			t.Split = split.Split{Path: input, Length: fi.Size()}
+		}
 		t.Dir = out
 		if t.Output != "" {
 			t.Output = filepath.Join(out, filepath.Base(t.Output))
 		}
 		t.Log = logPath
-		res, err := job.Local{}.RunMap(ctx, &t)
+		res, err := job.Local{}.RunMap(ctx, t)
 		return res, err == nil && t.Spec.Reduces > 0, err
 	case msgReduce:
 		m := reduceMsg{ReduceTask: new(job.ReduceTask)}
@@ -457,6 +460,12 @@ func (w *worker) runTask(ctx context.Context, r *wreq, in, out, logPath string, 
 		t.Output = filepath.Join(out, filepath.Base(t.Output))
 		t.Log = logPath
 		res, err := job.Local{}.RunReduce(ctx, t)
+		return res, false, err
+	case msgExpand:
+		res, err := expandTask(r.task, out)
+		return res, false, err
+	case msgRead:
+		res, err := readTask(ctx, r.task, out)
 		return res, false, err
 	}
 	return nil, false, fmt.Errorf("protocol error: request type %q", r.typ)

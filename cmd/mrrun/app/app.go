@@ -88,7 +88,7 @@ var unsupported = []string{"inputformat", "outputformat", "io", "inputreader", "
 // New returns mrrun's cli.App.
 func New() *cli.App {
 	flags := []cli.Flag{
-		&cli.StringSliceFlag{Name: "input", Usage: "read `PATH` (file, directory, glob; comma lists allowed; repeatable)"},
+		&cli.StringSliceFlag{Name: "input", Usage: "read `PATH` (file, directory, glob; comma lists allowed; repeatable; with -hosts, HOST:PATH is on that host)"},
 		&cli.StringFlag{Name: "output", Usage: "write the job's output to the directory `OUT`"},
 		&cli.StringFlag{Name: "mapper", Usage: "run `CMD` (sh -c) as the mapper"},
 		&cli.StringFlag{Name: "combiner", Usage: "run `CMD` or a built-in as the combiner"},
@@ -111,6 +111,7 @@ func New() *cli.App {
 		&cli.StringFlag{Name: "hosts", Usage: "run the tasks on the ssh `LOGINS` (GNU parallel syntax: host, user@host:port, N/host for N slots, : for this machine; comma-separated)"},
 		&cli.StringFlag{Name: "hostfile", Usage: "read logins from `FILE`, one per line"},
 		&cli.StringFlag{Name: "ssh", Usage: "run `CMD` (words) as ssh, e.g. 'ssh -F cfg -i key'", DefaultText: "ssh"},
+		&cli.BoolFlag{Name: "shared-input", Usage: "the hosts read the inputs themselves, at the same paths (NFS…), instead of receiving them from this machine"},
 		&cli.DurationFlag{Name: "host-timeout", Usage: "a host silent for `DURATION` is lost", DefaultText: "30s"},
 		&cli.BoolFlag{Name: "no-speculative", Usage: "start no backup attempts of slow tasks (speculative execution, on by default with -hosts)"},
 		&cli.StringFlag{Name: "shuffle", Usage: "move partitions to the reducers' hosts `HOW`: relay (through this machine) or direct (host to host)", DefaultText: "relay"},
@@ -263,6 +264,10 @@ func run(c *cli.Context) error {
 		// Fetcher) are not wired into the runner yet: refuse rather than
 		// relay behind the user's back.
 		return cliutil.Exit(2, errors.New("--shuffle direct: not supported yet"))
+	}
+	rc.SharedInput = c.Bool("shared-input")
+	if rc.SharedInput && !rc.Enabled() {
+		return cliutil.Usagef("--shared-input needs -hosts or -hostfile")
 	}
 	if rc.Enabled() {
 		r, err := rc.Dial(c.Context, c.App.ErrWriter)

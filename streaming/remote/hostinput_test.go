@@ -1,0 +1,78 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"maps"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mrpipe/mrpipe/streaming/job"
+	"github.com/mrpipe/mrpipe/streaming/remote/sshlabtest"
+)
+
+// TestHostInputs maps files that only h1 has (in its private /tmp),
+// named h1:PATH: h1 maps what its one slot can, h2 the rest with the
+// records fetched from h1 through the driver. The output is that of a
+// local job over the same files.
+func TestHostInputs(t *testing.T) {
+	lab := sshlabtest.Start(t, 2)
+	src := genInput(t)                                        // three files, odd names among them
+	data := filepath.Join(lab.HostDir("h1"), "tmp", "in put") // h1's /tmp/in put
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	es, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range es {
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(data, e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ls, err := ParseLogins("1/h1,2/h2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Dial(context.Background(), ls, HostOptions{SSH: SSH{Command: lab.SSH()}}, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for _, j := range jobs {
+		if j.name == "index" {
+			continue // names the input files, which differ
+		}
+		t.Run(j.name, func(t *testing.T) {
+			want := runJob(t, src, filepath.Join(t.TempDir(), "local"), j.o, nil, 2)
+			got := runJob(t, "h1:/tmp/in put", filepath.Join(t.TempDir(), "remote"), j.o, r, r.Slots())
+			if !maps.Equal(got, want) {
+				t.Errorf("output differs from the local job's")
+			}
+		})
+	}
+	for _, h := range r.Hosts() {
+		if h.Done.Load() == 0 {
+			t.Errorf("%s ran no task", h.Login.Name())
+		}
+	}
+
+	// A path the host lacks is a usage error, named.
+	o := jobs[0].o
+	o.Inputs, o.Output, o.Runner = []string{"h1:/tmp/nosuch"}, filepath.Join(t.TempDir(), "fail"), r
+	var stderr bytes.Buffer
+	o.Stderr, o.Name, o.Progress = &stderr, "mrrun", job.ProgressOff
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if _, err := job.Run(ctx, &o); !job.IsConfigError(err) || !strings.Contains(err.Error(), "h1: ") || !strings.Contains(err.Error(), "/tmp/nosuch") {
+		t.Errorf("an input the host lacks: %v, want a config error naming h1 and the path", err)
+	}
+}

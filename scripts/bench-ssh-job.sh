@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The same top-URLs job in local mode and on 3 SSH lab hosts, side by
+# side (needs root, sshd and mawk; starts a lab of its own and removes it):
+#
+#   scripts/bench-ssh-job.sh [SIZE]     (SIZE default 1G)
+#
+# mrrun -mapper "mawk '{print \$7\"\t1\"}'" -combiner sum -reducer sum
+# -numReduceTasks 2 over a SIZE web log from scripts/gen, first locally
+# (-j 2), then with -hosts h1,h2,h3: input streamed from the driver through
+# ssh, with --shuffle relay and --shuffle direct, and input read by the
+# hosts themselves (--shared-input: the lab's hosts see this machine's
+# files but for /tmp, so inputs live in $BENCH_DIR, default
+# /var/tmp/mrpipe-bench). The hosts share this machine's 2 cores, so the
+# ratio bounds SSH mode's overhead, not its speed-up. Target: hosts/local
+# <= 1.5. Outputs are compared once. Median of RUNS (3).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SIZE=${1:-1G}
+RUNS=${RUNS:-3}
+BENCH_DIR=${BENCH_DIR:-/var/tmp/mrpipe-bench}
+export LC_ALL=C
+for tool in mawk /usr/bin/time sshd; do
+	if ! command -v $tool >/dev/null && [ ! -x /usr/sbin/$tool ]; then
+		echo "bench-ssh-job: $tool is missing" >&2
+		exit 2
+	fi
+done
+mkdir -p "$BENCH_DIR"
+WORK=$(mktemp -d /var/tmp/mrpipe-bench-ssh.XXXXXX)
+export SSHLAB_NAME=${SSHLAB_NAME:-mrbench}
+trap 'scripts/sshlab.sh down >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
+BIN=$WORK/bin
+mkdir -p "$BIN"
+go build -o "$BIN/" ./cmd/mrrun ./scripts/gen
+eval "$(scripts/sshlab.sh up 3)"
+f=$BENCH_DIR/logs-$SIZE
+[ -s "$f" ] || "$BIN/gen" -kind logs -size "$SIZE" >"$f"
+MAPPER="mawk '{print \$7\"\t1\"}'"
+
+job() { # out extra-args...
+	local out=$1
+	shift
+	rm -rf "$out"
+	"$BIN/mrrun" -q -input "$f" -output "$out" -mapper "$MAPPER" -combiner sum -reducer sum -numReduceTasks 2 "$@"
+}
+# median OUT ARGS...: prints the median wall time of RUNS runs of job
+median() {
+	local t=() s
+	for ((i = 0; i < RUNS; i++)); do
+		s=$(date +%s.%N)
+		job "$@" >/dev/null
+		t+=("$(echo "$(date +%s.%N) - $s" | bc -l)")
+	done
+	printf '%s\n' "${t[@]}" | sort -g | sed -n "$(((RUNS + 1) / 2))p"
+}
+hosts=(-hosts h1,h2,h3 -ssh "ssh -F $LAB_DIR/ssh_config")
+echo "top-URLs job on $SIZE: local vs 3 lab hosts; median of $RUNS; $(nproc) cores; load: $(cut -d' ' -f1-3 /proc/loadavg)"
+job "$WORK/local" -j 2
+same() { # name out: the job's output is the local one
+	cmp -s <(cat "$WORK"/local/part-* | sort) <(cat "$2"/part-* | sort) || {
+		echo "$1: output differs from local mode" >&2
+		exit 1
+	}
+}
+lt=$(median "$WORK/local" -j 2)
+printf '%-40s %7.2f s\n' "local (-j 2)" "$lt"
+for mode in "relay" "direct" "relay --shared-input" "direct --shared-input"; do
+	# shellcheck disable=SC2086 # mode is words
+	args=("${hosts[@]}" --shuffle $mode)
+	if ! job "$WORK/hosts" "${args[@]}" 2>"$WORK/err"; then
+		printf '%-40s %s\n' "3 hosts, --shuffle $mode" "failed: $(head -1 "$WORK/err")"
+		continue
+	fi
+	same "$mode" "$WORK/hosts"
+	t=$(median "$WORK/hosts" "${args[@]}")
+	printf '%-40s %7.2f s  ratio %.2f (target <= 1.5)\n' "3 hosts, --shuffle $mode" "$t" "$(echo "$t / $lt" | bc -l)"
+done
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -3,10 +3,12 @@ package remote
 import (
 	"bufio"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -32,6 +34,9 @@ type HostOptions struct {
 	Timeout time.Duration
 	// Scratch is passed to the worker as --scratch when set.
 	Scratch string
+	// Direct has reduce tasks fetch their partitions straight from the
+	// hosts that keep them (--shuffle direct), not relayed by the driver.
+	Direct bool
 }
 
 // Host is a worker running on one host, over one ssh session (or as a
@@ -43,6 +48,11 @@ type Host struct {
 	Copied bool
 	// Done counts the task attempts the host finished successfully.
 	Done atomic.Int64
+	// Direct says the worker fetches partitions from the other hosts'
+	// direct shuffle listeners; DirectAddr is where its own listener is
+	// reached ("" when it is not).
+	Direct     bool
+	DirectAddr string
 
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
@@ -390,6 +400,27 @@ func (h *Host) requestTo(ctx context.Context, typ byte, msg any, s frameSink, lo
 func (h *Host) fetch(ctx context.Context, key, file string, w *wire, id uint32, name string) error {
 	_, err := h.requestTo(ctx, msgFetch, fetchMsg{Key: key, File: file}, &relay{w: w, id: id, name: name}, "", nil)
 	return err
+}
+
+// startDirect has the worker serve its map outputs to the holders of
+// token and fetch with it. A worker not run by sshd knows no address the
+// others reach it at: a local worker's listener is reached on the
+// loopback address when loopback is set (every host is the local
+// machine).
+func (h *Host) startDirect(ctx context.Context, token []byte, loopback bool) error {
+	m, err := h.request(ctx, msgDirect, directMsg{Token: hex.EncodeToString(token)}, "", "", nil)
+	if err != nil {
+		return err
+	}
+	h.Direct = true
+	h.DirectAddr = m.Addr
+	if m.Addr == "" && loopback && h.Login.Local && m.Port > 0 {
+		h.DirectAddr = net.JoinHostPort("127.0.0.1", strconv.Itoa(m.Port))
+	}
+	if h.DirectAddr == "" {
+		return errors.New("no address the other hosts reach its listener at")
+	}
+	return nil
 }
 
 // sendWork sends the files of a work directory once per host.

@@ -29,6 +29,7 @@ const (
 	msgMap    = 'M' // driver: a map task (taskMsg); its input follows, then Start
 	msgReduce = 'R' // driver: a reduce task (reduceMsg); its inputs follow, then Start
 	msgFetch  = 'G' // driver: fetchMsg, then Start; the worker sends the file
+	msgDirect = 'T' // driver: directMsg, then Start; the worker serves its map outputs
 	msgStart  = 'S' // driver: every input of the request has been sent
 	msgCancel = 'C' // driver: stop the request
 	msgFile   = 'F' // either: fileHeader, a file of the request begins
@@ -41,7 +42,7 @@ const (
 )
 
 const (
-	protoVersion = 2
+	protoVersion = 3
 	maxFrame     = 16 << 20
 	chunkSize    = 1 << 20
 )
@@ -68,6 +69,20 @@ type resultMsg struct {
 	// Key names a map output the worker keeps in its scratch directory
 	// (only its manifest was sent).
 	Key string `json:"key,omitempty"`
+	// Addr and Port answer a directMsg: the address other hosts reach the
+	// worker's direct shuffle listener at ("" when the worker does not
+	// know it: it is not run by sshd) and its port.
+	Addr string `json:"addr,omitempty"`
+	Port int    `json:"port,omitempty"`
+	// Lost lists the maps of a reduce task whose partitions could not be
+	// fetched from their hosts, or were bad: those map outputs are lost.
+	Lost []int `json:"lost,omitempty"`
+}
+
+// directMsg has the worker serve its map outputs to the other hosts of
+// the job (ServeMapOutputs) and fetch from theirs, presenting Token (hex).
+type directMsg struct {
+	Token string `json:"token"`
 }
 
 // reduceMsg is a reduce task. The partitions of the map outputs listed
@@ -75,6 +90,18 @@ type resultMsg struct {
 type reduceMsg struct {
 	*job.ReduceTask
 	Local []localPart `json:"local,omitempty"`
+	// Direct lists the partitions the worker fetches from the other
+	// hosts' direct shuffle listeners.
+	Direct []directPart `json:"direct,omitempty"`
+}
+
+// directPart is the reduce task's partition of map output Output (its
+// number, see MapOutputName) kept by the worker listening at Addr: map
+// Map of the task.
+type directPart struct {
+	Map    int    `json:"map"`
+	Addr   string `json:"addr"`
+	Output int    `json:"output"`
 }
 
 // localPart is partition file File of map output Key, kept by the

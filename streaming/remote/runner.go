@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,6 +42,8 @@ type Runner struct {
 	hosts  []*Host
 	warn   io.Writer
 	closed atomic.Bool
+	// relayed counts the bytes of part files the driver relayed.
+	relayed atomic.Int64
 
 	mu       sync.Mutex
 	busy     map[*Host]int
@@ -90,6 +93,12 @@ func Dial(ctx context.Context, logins []Login, o HostOptions, warn io.Writer) (*
 	if len(r.hosts) == 0 {
 		return nil, fmt.Errorf("no host can run tasks: %w", first)
 	}
+	if o.Direct {
+		if err := r.startDirect(ctx); err != nil {
+			r.Close()
+			return nil, err
+		}
+	}
 	for _, h := range r.hosts {
 		go func() {
 			<-h.Lost()
@@ -101,6 +110,40 @@ func Dial(ctx context.Context, logins []Login, o HostOptions, warn io.Writer) (*
 	}
 	return r, nil
 }
+
+// startDirect starts the direct shuffle on every host, with a new token
+// for the job. A host where it cannot start gets its partitions relayed,
+// and its own map outputs are relayed, with a warning.
+func (r *Runner) startDirect(ctx context.Context) error {
+	token, err := NewToken()
+	if err != nil {
+		return err
+	}
+	loopback := true
+	for _, h := range r.hosts {
+		loopback = loopback && h.Login.Local
+	}
+	errs := make([]error, len(r.hosts))
+	var wg sync.WaitGroup
+	for i, h := range r.hosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = h.startDirect(ctx, token, loopback)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			fmt.Fprintf(r.warn, "mrrun: warning: %s: no direct shuffle, relaying: %v\n", r.hosts[i].Login.Name(), err)
+		}
+	}
+	return ctx.Err()
+}
+
+// RelayedBytes returns the bytes of part files the driver relayed from
+// one host to another so far.
+func (r *Runner) RelayedBytes() int64 { return r.relayed.Load() }
 
 // Hosts returns the hosts that started.
 func (r *Runner) Hosts() []*Host { return r.hosts }
@@ -435,9 +478,17 @@ func (r *Runner) runReduce(ctx context.Context, h *Host, t *job.ReduceTask, ins 
 		}
 	}
 	msg := reduceMsg{ReduceTask: t}
+	direct := make([]bool, len(ins))
 	for i, in := range ins {
-		if in.holder == h {
+		switch {
+		case in.holder == nil:
+		case in.holder == h:
 			msg.Local = append(msg.Local, localPart{Map: i, Key: in.loc.Key, File: in.part.Info.File})
+		case h.Direct && in.holder.DirectAddr != "":
+			if n, ok := mapOutputNumber(in.loc.Key); ok {
+				msg.Direct = append(msg.Direct, directPart{Map: i, Addr: in.holder.DirectAddr, Output: n})
+				direct[i] = true
+			}
 		}
 	}
 	m, err := h.request(ctx, msgReduce, msg, filepath.Dir(t.Output), t.Log, func(id uint32) error {
@@ -456,19 +507,47 @@ func (r *Runner) runReduce(ctx context.Context, h *Host, t *job.ReduceTask, ins 
 						return err
 					}
 				}
-			case in.holder != h:
+			case in.holder != h && !direct[i]:
 				file := in.part.Info.File
 				if err := in.holder.fetch(ctx, in.loc.Key, file, h.wire, id, sub+file); err != nil {
 					return fmt.Errorf("map output %d: %w", i, err)
 				}
+				r.relayed.Add(in.part.Info.FileBytes)
 			}
 		}
 		return nil
 	})
+	if err != nil && len(m.Lost) > 0 {
+		// Partitions the worker could not fetch straight from their
+		// hosts, or that were bad there: those map outputs are lost.
+		lost := &job.LostMapsError{}
+		for _, i := range m.Lost {
+			if i < 0 || i >= len(ins) || ins[i].loc == nil {
+				return nil, fmt.Errorf("protocol error: lost map %d: %w", i, err)
+			}
+			lost.Maps = append(lost.Maps, i)
+			lost.Hosts = append(lost.Hosts, ins[i].loc.Host)
+		}
+		return nil, fmt.Errorf("%w: %v", lost, err)
+	}
 	if err != nil {
 		return nil, err
 	}
 	return result(m)
+}
+
+// mapOutputNumber returns n for the key MapOutputName(n) a worker gives
+// its map outputs.
+func mapOutputNumber(key string) (int, bool) {
+	s, ok := strings.CutPrefix(key, "map-")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 || n >= MaxMaps || MapOutputName(n) != key {
+		return 0, false
+	}
+	return n, true
 }
 
 func result(m resultMsg) (*job.Result, error) {

@@ -196,19 +196,63 @@ func TestRunnerLocalWorker(t *testing.T) {
 	}
 }
 
-// TestRunnerLab runs the jobs on three lab hosts over ssh.
-func TestRunnerLab(t *testing.T) {
-	lab := sshlabtest.Start(t, 3)
-	ls, err := ParseLogins(strings.Join(lab.Hosts, ","))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := Dial(context.Background(), ls, HostOptions{SSH: SSH{Command: lab.SSH()}}, os.Stderr)
+// TestRunnerLocalDirect runs the jobs on three workers that are child
+// processes with direct shuffle: their listeners on the loopback
+// address, no partition relayed by the driver.
+func TestRunnerLocalDirect(t *testing.T) {
+	scratch := t.TempDir()
+	ls, _ := ParseLogins("1/:,1/:,1/:")
+	r, err := Dial(context.Background(), ls, HostOptions{Scratch: scratch, Direct: true}, os.Stderr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, h := range r.Hosts() {
-		if !h.Copied {
+		if !h.Direct || !strings.HasPrefix(h.DirectAddr, "127.0.0.1:") {
+			t.Fatalf("%s: direct shuffle %v at %q", h.Login.Name(), h.Direct, h.DirectAddr)
+		}
+	}
+	compareRunner(t, r)
+	if n := r.RelayedBytes(); n != 0 {
+		t.Errorf("the driver relayed %d bytes of partitions", n)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if es, _ := os.ReadDir(scratch); len(es) != 0 {
+		t.Errorf("scratch not empty after Close: %v", es)
+	}
+}
+
+// TestRunnerLab runs the jobs on three lab hosts over ssh, with the
+// partitions relayed by the driver and with direct shuffle (host to
+// host: the driver relays none).
+func TestRunnerLab(t *testing.T) {
+	lab := sshlabtest.Start(t, 3)
+	t.Run("relay", func(t *testing.T) { runnerLab(t, lab, false) })
+	t.Run("direct", func(t *testing.T) { runnerLab(t, lab, true) })
+}
+
+func runnerLab(t *testing.T, lab *sshlabtest.Lab, direct bool) {
+	ls, err := ParseLogins(strings.Join(lab.Hosts, ","))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var warn bytes.Buffer
+	r, err := Dial(context.Background(), ls, HostOptions{SSH: SSH{Command: lab.SSH()}, Direct: direct}, &syncWriter{w: &warn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if direct {
+		for _, h := range r.Hosts() {
+			if !h.Direct || h.DirectAddr == "" || strings.HasPrefix(h.DirectAddr, "127.") {
+				t.Fatalf("%s: direct shuffle %v at %q", h.Login.Name(), h.Direct, h.DirectAddr)
+			}
+		}
+	}
+	// The first run copies the binary to the fresh hosts; the next
+	// finds it there.
+	for _, h := range r.Hosts() {
+		if !h.Copied && !direct {
 			t.Errorf("%s: binary not copied to a fresh host", h.Login.Name())
 		}
 	}
@@ -217,6 +261,12 @@ func TestRunnerLab(t *testing.T) {
 		if h.Done.Load() == 0 {
 			t.Errorf("%s ran no task", h.Login.Name())
 		}
+	}
+	if n := r.RelayedBytes(); direct && n != 0 || !direct && n == 0 {
+		t.Errorf("the driver relayed %d bytes of partitions", n)
+	}
+	if warn.Len() > 0 {
+		t.Errorf("warnings: %q", warn.String())
 	}
 	// The map outputs are in the workers' scratch directories (mode
 	// 0700) until the workers end.
@@ -245,15 +295,16 @@ func TestRunnerLab(t *testing.T) {
 // sshd) during the reduce phase. The job completes on the other hosts
 // with the same output as in local mode.
 func TestRunnerHostLost(t *testing.T) {
-	t.Run("map/worker", func(t *testing.T) { hostLost(t, true, false) })
-	t.Run("reduce/host", func(t *testing.T) { hostLost(t, false, true) })
+	t.Run("map/worker", func(t *testing.T) { hostLost(t, true, false, false) })
+	t.Run("reduce/host", func(t *testing.T) { hostLost(t, false, true, false) })
+	t.Run("reduce/host/direct", func(t *testing.T) { hostLost(t, false, true, true) })
 }
 
-func hostLost(t *testing.T, inMap, wholeHost bool) {
+func hostLost(t *testing.T, inMap, wholeHost, direct bool) {
 	lab := sshlabtest.Start(t, 3)
 	ls, _ := ParseLogins(strings.Join(lab.Hosts, ","))
 	var warn bytes.Buffer
-	r, err := Dial(context.Background(), ls, HostOptions{SSH: SSH{Command: lab.SSH()}}, &syncWriter{w: &warn})
+	r, err := Dial(context.Background(), ls, HostOptions{SSH: SSH{Command: lab.SSH()}, Direct: direct}, &syncWriter{w: &warn})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,6 +374,9 @@ func hostLost(t *testing.T, inMap, wholeHost bool) {
 	}
 	if victim.Err() == nil {
 		t.Error("h2 was not lost")
+	}
+	if n := r.RelayedBytes(); direct && n != 0 {
+		t.Errorf("direct shuffle: the driver relayed %d bytes of partitions", n)
 	}
 	if w := warn.String(); strings.Count(w, "warning") != 1 || !strings.Contains(w, "h2: host lost") {
 		t.Errorf("warnings: %q, want one about h2", w)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -31,13 +32,16 @@ type WorkerOptions struct {
 	Scratch string
 	// Heartbeat is the time between heartbeats; 0 means a second.
 	Heartbeat time.Duration
+	// Log gets the direct shuffle listener's refusals and errors; nil
+	// means they are dropped.
+	Log io.Writer
 }
 
 // WorkerMain runs `mrrun worker [--scratch DIR]`: a worker serving the
 // driver on stdin and stdout until stdin ends (the ssh session is over)
 // or a signal comes. It returns the exit status.
 func WorkerMain(args []string) int {
-	var o WorkerOptions
+	o := WorkerOptions{Log: os.Stderr}
 	for len(args) > 0 {
 		switch {
 		case args[0] == "--scratch" && len(args) > 1:
@@ -85,7 +89,16 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, o WorkerOptions) er
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	w := &worker{scratch: scratch, wire: newWire(out), reqs: map[uint32]*wreq{}, work: map[string]string{}, maps: map[string]string{}}
+	logw := o.Log
+	if logw == nil {
+		logw = io.Discard
+	}
+	w := &worker{scratch: scratch, wire: newWire(out), log: logw, reqs: map[uint32]*wreq{}, work: map[string]string{}, maps: map[string]string{}}
+	defer func() {
+		if w.fetcher != nil {
+			w.fetcher.Close()
+		}
+	}()
 	defer w.wg.Wait()
 	defer cancel(errors.New("worker stopping"))
 	if err := w.wire.sendJSON(msgHello, 0, helloMsg{Version: protoVersion, PID: os.Getpid(), SID: getsid(), CPUs: runtime.NumCPU(), Scratch: scratch}); err != nil {
@@ -160,12 +173,18 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, o WorkerOptions) er
 type worker struct {
 	scratch string
 	wire    *wire
+	log     io.Writer
 	wg      sync.WaitGroup
 
-	mu   sync.Mutex
-	reqs map[uint32]*wreq
-	work map[string]string // work directory key → local directory
-	maps map[string]string // map output key → directory
+	mu    sync.Mutex
+	reqs  map[uint32]*wreq
+	work  map[string]string // work directory key → local directory
+	maps  map[string]string // map output key → directory
+	nmaps int               // map outputs kept so far
+	// fetcher fetches from the other workers' direct shuffle listeners;
+	// nil until the driver starts the direct shuffle.
+	fetcher *Fetcher
+	direct  resultMsg // the answer to the direct shuffle's start
 }
 
 // wreq is a request being received or run.
@@ -185,7 +204,7 @@ func (w *worker) handle(ctx context.Context, fr frame) error {
 	r := w.reqs[fr.id]
 	w.mu.Unlock()
 	switch fr.typ {
-	case msgFetch:
+	case msgFetch, msgDirect:
 		if r != nil {
 			return fmt.Errorf("protocol error: request %d twice", fr.id)
 		}
@@ -220,13 +239,28 @@ func (w *worker) handle(ctx context.Context, fr frame) error {
 			r.sink.frame(fr)
 		}
 	case msgStart:
-		if r == nil || (r.sink == nil && r.typ != msgFetch) {
+		if r == nil || (r.sink == nil && r.typ != msgFetch && r.typ != msgDirect) {
 			return fmt.Errorf("protocol error: start of unknown request %d", fr.id)
 		}
 		var err error
 		if r.sink != nil {
 			err = r.sink.close()
 			r.sink = nil
+		}
+		if r.typ == msgDirect {
+			w.mu.Lock()
+			delete(w.reqs, fr.id)
+			w.mu.Unlock()
+			m := resultMsg{Err: "cancelled by the driver"}
+			if !r.cancelled {
+				m = w.startDirect(ctx, r.task)
+			}
+			w.wg.Add(1)
+			go func() {
+				defer w.wg.Done()
+				w.wire.sendJSON(msgResult, fr.id, m)
+			}()
+			return nil
 		}
 		if r.typ == msgWork {
 			w.mu.Lock()
@@ -273,6 +307,10 @@ func (w *worker) handle(ctx context.Context, fr frame) error {
 
 func (w *worker) result(id uint32, res *job.Result, key string, err error) error {
 	m := resultMsg{Key: key}
+	var lost *lostError
+	if errors.As(err, &lost) {
+		m.Lost = lost.Maps
+	}
 	if res != nil {
 		var b bytes.Buffer
 		if res.Counters != nil {
@@ -307,7 +345,10 @@ func (w *worker) run(ctx context.Context, id uint32, r *wreq, recvErr error) {
 	case err != nil:
 	case keep:
 		// A map output stays here; the driver gets its manifest.
-		key = "m" + strconv.FormatUint(uint64(id), 10)
+		w.mu.Lock()
+		key = MapOutputName(w.nmaps)
+		w.nmaps++
+		w.mu.Unlock()
 		err = w.keep(key, out)
 		if err == nil {
 			err = w.wire.sendFile(id, shuffle.ManifestName, filepath.Join(w.mapDir(key), shuffle.ManifestName), nil)
@@ -323,7 +364,114 @@ func (w *worker) run(ctx context.Context, id uint32, r *wreq, recvErr error) {
 	w.result(id, res, key, err)
 }
 
+// mapDir returns the directory of map output key: the direct shuffle
+// listener serves map output n as MapOutputName(n) below
+// scratch/maps, which is the key the worker gives it.
 func (w *worker) mapDir(key string) string { return filepath.Join(w.scratch, "maps", key) }
+
+// startDirect starts the direct shuffle as m (a directMsg) asks: a
+// listener on all interfaces serving the map outputs the worker keeps
+// until ctx is done, and a Fetcher for the reduce tasks. It answers with
+// the listener's address.
+func (w *worker) startDirect(ctx context.Context, task json.RawMessage) resultMsg {
+	var m directMsg
+	if err := json.Unmarshal(task, &m); err != nil {
+		return resultMsg{Err: "protocol error: " + err.Error()}
+	}
+	token, err := ParseToken(m.Token)
+	if err != nil {
+		return resultMsg{Err: err.Error()}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.fetcher != nil {
+		return w.direct
+	}
+	root := filepath.Join(w.scratch, "maps")
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return resultMsg{Err: err.Error()}
+	}
+	ln, err := net.Listen("tcp", ":0")
+	if err != nil {
+		return resultMsg{Err: fmt.Sprintf("direct shuffle: %v", err)}
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		if err := ServeMapOutputs(ctx, ln, root, token, w.log); err != nil {
+			fmt.Fprintf(w.log, "mrrun worker: %v\n", err)
+		}
+	}()
+	w.fetcher = NewFetcher(token)
+	w.direct = resultMsg{Addr: AdvertiseAddr(os.Getenv, port), Port: port}
+	return w.direct
+}
+
+// directFetches is how many partitions a reduce task fetches at once.
+const directFetches = 4
+
+// lostError is a reduce task's failure to fetch the partitions of Maps
+// (indexes in the task's maps) from the hosts that keep them: the hosts
+// could not be reached, or the partitions were bad.
+type lostError struct {
+	Maps []int
+	Err  error // the first fetch's error
+}
+
+func (e *lostError) Error() string {
+	return fmt.Sprintf("map outputs %v lost: %v", e.Maps, e.Err)
+}
+
+func (e *lostError) Unwrap() error { return e.Err }
+
+// fetchDirect fetches the reduce task's partitions parts straight from
+// the hosts that keep them into the task's map directories, a few at a
+// time. Parts it could not fetch, or that were bad, make a *lostError.
+func (w *worker) fetchDirect(ctx context.Context, t *job.ReduceTask, parts []directPart) error {
+	w.mu.Lock()
+	f := w.fetcher
+	w.mu.Unlock()
+	if f == nil {
+		return errors.New("protocol error: direct shuffle not started")
+	}
+	for _, dp := range parts {
+		if dp.Map < 0 || dp.Map >= len(t.Maps) {
+			return fmt.Errorf("protocol error: map %d of %d", dp.Map, len(t.Maps))
+		}
+	}
+	var (
+		mu   sync.Mutex
+		lost lostError
+		wg   sync.WaitGroup
+	)
+	sem := make(chan struct{}, directFetches)
+	for _, dp := range parts {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if _, err := f.Fetch(ctx, dp.Addr, dp.Output, t.Partition, t.Maps[dp.Map]); err != nil {
+				mu.Lock()
+				lost.Maps = append(lost.Maps, dp.Map)
+				if lost.Err == nil {
+					lost.Err = err
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return context.Cause(ctx)
+	}
+	if len(lost.Maps) > 0 {
+		sort.Ints(lost.Maps)
+		return &lost
+	}
+	return nil
+}
 
 // keep moves a map output into the worker's map outputs, as key.
 func (w *worker) keep(key, dir string) error {
@@ -454,6 +602,12 @@ func (w *worker) runTask(ctx context.Context, r *wreq, in, out, logPath string, 
 				return nil, false, err
 			}
 			if err := os.Symlink(src, filepath.Join(t.Maps[lp.Map], lp.File)); err != nil {
+				return nil, false, err
+			}
+		}
+		// The others' partitions come straight from their hosts.
+		if len(m.Direct) > 0 {
+			if err := w.fetchDirect(ctx, t, m.Direct); err != nil {
 				return nil, false, err
 			}
 		}

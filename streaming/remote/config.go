@@ -22,6 +22,9 @@ type Config struct {
 	// SharedInput is --shared-input: the hosts read the inputs at the
 	// driver's paths themselves (see [Runner].SharedInput).
 	SharedInput bool
+	// Direct is --shuffle direct: partitions go straight from host to
+	// host instead of through the driver.
+	Direct bool
 }
 
 // Enabled says whether the job runs on hosts.
@@ -57,7 +60,7 @@ func (c Config) Logins() ([]Login, error) {
 
 // Options returns the hosts' options.
 func (c Config) Options() (HostOptions, error) {
-	o := HostOptions{Timeout: c.HostTimeout}
+	o := HostOptions{Timeout: c.HostTimeout, Direct: c.Direct}
 	if c.SSH != "" {
 		s, err := ParseSSH(c.SSH)
 		if err != nil {

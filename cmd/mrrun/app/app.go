@@ -259,16 +259,12 @@ func run(c *cli.Context) error {
 		return cliutil.Usagef("invalid --shuffle argument '%s' (relay or direct)", sh)
 	case c.IsSet("shuffle") && !rc.Enabled():
 		return cliutil.Usagef("--shuffle needs -hosts or -hostfile")
-	case sh == "direct":
-		// The workers' listeners (package remote's ServeMapOutputs and
-		// Fetcher) are not wired into the runner yet: refuse rather than
-		// relay behind the user's back.
-		return cliutil.Exit(2, errors.New("--shuffle direct: not supported yet"))
 	}
 	rc.SharedInput = c.Bool("shared-input")
 	if rc.SharedInput && !rc.Enabled() {
 		return cliutil.Usagef("--shared-input needs -hosts or -hostfile")
 	}
+	rc.Direct = c.String("shuffle") == "direct"
 	if rc.Enabled() {
 		r, err := rc.Dial(c.Context, c.App.ErrWriter)
 		if err != nil {

@@ -671,3 +671,75 @@ func benchRelay(b *testing.B, ls []Login, ho HostOptions) {
 		}
 	}
 }
+
+// badOutputs runs the job on r, but before its first reduce task spoils
+// every map output the workers keep below scratch, as a host that
+// cannot serve them does: their manifests become garbage.
+type badOutputs struct {
+	*Runner
+	scratch string
+	once    sync.Once
+	spoiled int
+}
+
+func (b *badOutputs) RunReduce(ctx context.Context, t *job.ReduceTask) (*job.Result, error) {
+	b.once.Do(func() {
+		ms, _ := filepath.Glob(filepath.Join(b.scratch, "*", "maps", "*", shuffle.ManifestName))
+		for _, m := range ms {
+			if os.WriteFile(m, []byte("spoiled"), 0o600) == nil {
+				b.spoiled++
+			}
+		}
+	})
+	return b.Runner.RunReduce(ctx, t)
+}
+
+// TestRunnerDirectLost has reduce tasks fail to fetch partitions from
+// the other worker: those map outputs are lost, the map tasks run again
+// and the job completes with the output of local mode. (A partition
+// read in place uses the driver's copy of the manifest, so only the
+// fetched ones fail.)
+func TestRunnerDirectLost(t *testing.T) {
+	scratch := t.TempDir()
+	ls, _ := ParseLogins("1/:,1/:")
+	r, err := Dial(context.Background(), ls, HostOptions{Scratch: scratch, Direct: true}, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	in := genInput(t)
+	o := job.Options{Mapper: "cat", Reducer: "cat", NumReduceTasks: 3, Speculative: job.SpeculativeOff}
+	want := runJob(t, in, filepath.Join(t.TempDir(), "local"), o, nil, 2)
+	out := filepath.Join(t.TempDir(), "remote")
+	b := &badOutputs{Runner: r, scratch: scratch}
+	got := runJob(t, in, out, o, b, r.Slots())
+	if b.spoiled == 0 {
+		t.Fatal("no map output spoiled")
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d part files, want %d", len(got), len(want))
+	}
+	for name, w := range want {
+		if got[name] != w {
+			t.Errorf("%s differs from the local job's", name)
+		}
+	}
+	rerun := 0
+	for _, tr := range readReport(t, out).Tasks {
+		for _, a := range tr.Attempts {
+			if a.Reason != "" {
+				rerun++
+				if a.Reason != "output lost with host local" {
+					t.Errorf("map attempt %s: reason %q", a.ID, a.Reason)
+				}
+			}
+		}
+	}
+	t.Logf("%d map outputs spoiled, %d map attempts ran again", b.spoiled, rerun)
+	if rerun == 0 {
+		t.Error("no map task ran again")
+	}
+	if n := r.RelayedBytes(); n != 0 {
+		t.Errorf("the driver relayed %d bytes of partitions", n)
+	}
+}

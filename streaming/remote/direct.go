@@ -4,7 +4,8 @@
 // the hosts that ran the maps instead of through the driver. Each worker
 // serves its map outputs ([ServeMapOutputs]) on a TCP listener of its own:
 // map output m is the directory ROOT/map-NNNNN ([MapOutputName]) of the
-// worker's scratch directory, and only its manifest and the part files
+// worker's scratch directory (scratch/maps, where the worker keeps the
+// map outputs it made, numbered in turn), and only its manifest and the part files
 // that manifest names are served, to requests that carry the job's token:
 // 32 random bytes made by the driver ([NewToken]) and given to the workers
 // over ssh, compared in constant time. A request names a map and a
@@ -185,12 +186,11 @@ const maxRefusalsLogged = 100
 // and returns nil. Refused requests are logged to logw, one line each
 // (the first 100 of them).
 //
-// A worker runs it in a goroutine over its scratch directory, on a
+// A worker runs it in a goroutine over its scratch/maps directory, on a
 // listener of all its interfaces (net.Listen("tcp", ":0")), tells the
 // driver the port ([AdvertiseAddr] gives the address the driver reached
-// it at), and moves each map output the driver commits to
-// MapOutputName(m) under the root; map outputs must not change once
-// there. Only regular files are served; links may point anywhere inside
+// it at), and moves each map output it keeps to MapOutputName(n) under
+// the root, n counting them; map outputs must not change once there. Only regular files are served; links may point anywhere inside
 // the root.
 func ServeMapOutputs(ctx context.Context, ln net.Listener, root string, token []byte, logw io.Writer) error {
 	defer ln.Close()

@@ -48,7 +48,19 @@
 // it, linked from its own scratch directory (among the least busy
 // hosts, a reduce task goes to the one keeping most of its input). Frames
 // go through 1 MiB pipes. The reduce side's merge
-// verifies every partition against its manifest. Map-only outputs and
+// verifies every partition against its manifest.
+//
+// With direct shuffle (--shuffle direct, HostOptions.Direct) the driver
+// makes a token for the job ([NewToken]) and sends it to every worker,
+// which serves the map outputs it keeps on a listener of its own
+// ([ServeMapOutputs], on all interfaces; scratch/maps holds them as
+// [MapOutputName](n)) and answers with the address the driver's ssh
+// session reached it at ([AdvertiseAddr]). A reduce task then gets, for
+// each map output kept on another host, that host's address and the
+// output's number, and fetches its partition from there itself
+// ([Fetcher]), verified as it arrives; the driver relays nothing. A
+// host whose listener cannot start, or that knows no address, has its
+// partitions relayed, with a warning. Map-only outputs and
 // reduce outputs come back to the driver.
 //
 // # Faults
@@ -56,7 +68,9 @@
 // A lost host loses its running attempts, which the job retries, and the
 // map outputs it kept: a reduce attempt that needs them returns a
 // *job.LostMapsError (before it starts, or when a relay from the lost
-// host breaks), and the job runs those map tasks again on other hosts.
+// host breaks, or when a direct fetch from a host fails or gets a
+// partition that does not match its manifest), and the job runs those
+// map tasks again.
 // Map outputs of an earlier driver (--resume) are gone with its workers.
 
 // # Command lines
@@ -69,6 +83,10 @@
 // Driver and worker exchange frames on the worker's stdin and stdout: a
 // type byte, a request id and a length (big-endian uint32 each), then the
 // payload (JSON messages, or file data in chunks of at most 1 MiB).
-// Requests: Work (files for the tasks' working directory), Map, Reduce
-// and Fetch (a file of a map output the worker keeps).
+// Requests: Work (files for the tasks' working directory), Map, Reduce,
+// Fetch (a file of a map output the worker keeps) and Direct (the job's
+// token: serve the map outputs, fetch with it; the answer is the
+// listener's address). A reduce request lists the partitions the worker
+// reads in place and those it fetches from other hosts; its result names
+// the maps it could not fetch.
 package remote

@@ -112,8 +112,8 @@ func Dial(ctx context.Context, logins []Login, o HostOptions, warn io.Writer) (*
 }
 
 // startDirect starts the direct shuffle on every host, with a new token
-// for the job. A host where it cannot start gets its partitions relayed,
-// and its own map outputs are relayed, with a warning.
+// for the job. A host where it cannot start (or whose address is not
+// known) has its partitions relayed, with a warning.
 func (r *Runner) startDirect(ctx context.Context) error {
 	token, err := NewToken()
 	if err != nil {

@@ -286,3 +286,45 @@ func (w *failAfter) Write(p []byte) (int, error) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestParallelMergeLongLines: runs mark no place where a line longer than
+// maxMarkLine starts, so a parallel final merge over runs of mostly long
+// lines reads longer sections; the output is still GNU sort's.
+func TestParallelMergeLongLines(t *testing.T) {
+	if _, err := exec.LookPath("sort"); err != nil {
+		t.Skip("GNU sort not found")
+	}
+	r := rand.New(rand.NewPCG(11, 13))
+	var in bytes.Buffer
+	for i := 0; i < 3000; i++ {
+		n := 1 + r.IntN(3*maxMarkLine)
+		if i%3 == 0 {
+			n = 1 + r.IntN(40)
+		}
+		for j := 0; j < n; j++ {
+			in.WriteByte("ab\x00\xffz"[r.IntN(5)])
+		}
+		in.WriteByte('\n')
+	}
+	dir := t.TempDir()
+	file := filepath.Join(dir, "in")
+	if err := writeFile(file, in.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Options{Memory: MinMemory, BatchSize: 100, Parallel: 2, TempDirs: []string{dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.chunk, s.parMin, s.parRange, s.parMark, s.runBuf = 64<<10, 0, 16<<10, 8<<10, 4<<10
+	var out bytes.Buffer
+	st, err := s.Sort(context.Background(), []Input{{Name: file}}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Runs < 2 {
+		t.Fatalf("runs = %d, want several", st.Runs)
+	}
+	if want := gnuSort(t, []string{file}, nil); !bytes.Equal(out.Bytes(), want) {
+		t.Fatalf("output differs from GNU sort (%d vs %d bytes)", out.Len(), len(want))
+	}
+}

@@ -300,7 +300,7 @@ func (h *Host) read(r *bufio.Reader) {
 			continue // a cancelled request
 		}
 		switch fr.typ {
-		case msgFile, msgData, msgEnd:
+		case msgFile, msgData, msgDataZ, msgEnd:
 			if q.sink != nil {
 				q.sink.frame(fr)
 			}

@@ -234,7 +234,7 @@ func (w *worker) handle(ctx context.Context, fr frame) error {
 		w.mu.Lock()
 		w.reqs[fr.id] = r
 		w.mu.Unlock()
-	case msgFile, msgData, msgEnd:
+	case msgFile, msgData, msgDataZ, msgEnd:
 		if r != nil && r.sink != nil {
 			r.sink.frame(fr)
 		}

@@ -13,10 +13,12 @@
 // # Workers
 //
 // [Start] runs one worker per host over one ssh session: the driver's own
-// binary, copied first into the user's cache directory
-// (~/.cache/mrpipe/mrrun-SHA256) when the host lacks that build
-// ([SSH.Install]: `uname -sm` must match, the copy is checked and renamed
-// into place). The worker ([Serve], `mrrun worker`, [WorkerMain]) makes a
+// binary, kept in the user's cache directory (~/.cache/mrpipe/mrrun-SHA256).
+// The session's shell prints the host's `uname -sm`, which must match, and
+// whether it has that build; if it has, it runs it as the worker in the
+// same session. If not, that session ends, a second one copies the binary
+// (checked and renamed into place, as [SSH.Install] does) and a third one
+// runs the worker. The worker ([Serve], `mrrun worker`, [WorkerMain]) makes a
 // scratch directory (mode 0700), sends a heartbeat every second and runs
 // the tasks it is sent with the same code as local mode (job.Local). When
 // its stdin ends (the driver closed the session, or the session broke) or

@@ -100,40 +100,20 @@ func Start(ctx context.Context, l Login, o HostOptions) (*Host, error) {
 	if o.Scratch != "" {
 		args = append(args, "--scratch", o.Scratch)
 	}
+	var r *bufio.Reader
+	var err error
 	if l.Local {
-		h.cmd = exec.Command(bin.Path, args...)
+		c := exec.Command(bin.Path, args...)
 		// A session of its own, as over ssh, for cleanup.
-		h.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		c.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		r, err = h.startCmd(c)
 	} else {
-		path, copied, err := o.SSH.Install(ctx, l, bin)
-		if err != nil {
-			return nil, err
-		}
-		h.Copied = copied
-		sargs, err := o.SSH.Args(l, append([]string{path}, args...)...)
-		if err != nil {
-			return nil, err
-		}
-		h.cmd = exec.Command(sargs[0], sargs[1:]...)
+		r, err = h.launch(ctx, o.SSH, bin, args)
 	}
-	h.cmd.Stderr = h.stderr
-	stdin, err := h.cmd.StdinPipe()
 	if err != nil {
 		return nil, err
 	}
-	stdout, err := h.cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	growPipe(stdin)
-	growPipe(stdout)
-	if err := h.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("%s: %w", l.Name(), err)
-	}
-	h.stdin = stdin
-	h.wire = newWire(stdin)
 	h.seen.Store(time.Now().UnixNano())
-	r := bufio.NewReaderSize(stdout, 1<<20)
 	hello := make(chan error, 1)
 	go func() {
 		var buf []byte
@@ -179,6 +159,117 @@ func Start(ctx context.Context, l Login, o HostOptions) (*Host, error) {
 	}
 	go h.watch(timeout)
 	return h, nil
+}
+
+// startCmd starts c as the host's session, with the worker's stdin and
+// stderr, and returns its stdout. Nothing waits for c yet: its stdout is
+// read first.
+func (h *Host) startCmd(c *exec.Cmd) (*bufio.Reader, error) {
+	c.Stderr = h.stderr
+	stdin, err := c.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := c.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	growPipe(stdin)
+	growPipe(stdout)
+	if err := c.Start(); err != nil {
+		return nil, fmt.Errorf("%s: %w", h.Login.Name(), err)
+	}
+	h.cmd = c
+	h.stdin = stdin
+	h.wire = newWire(stdin)
+	return bufio.NewReaderSize(stdout, 1<<20), nil
+}
+
+// launch starts the worker on an ssh host with args and returns its
+// stdout. One session (launchScript) probes the host and, when the host
+// has bin, runs the worker; when it needs bin, that session ends by
+// itself, a second one copies bin and a third one runs the worker.
+func (h *Host) launch(ctx context.Context, s SSH, bin Binary, args []string) (*bufio.Reader, error) {
+	l := h.Login
+	sargs, err := s.Args(l, append([]string{"sh", "-c", launchScript, "mrpipe", bin.Sum}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	r, err := h.startCmd(exec.Command(sargs[0], sargs[1:]...))
+	if err != nil {
+		return nil, err
+	}
+	type answer struct {
+		lines [2]string
+		out   []byte
+		err   error
+	}
+	ans := make(chan answer, 1)
+	go func() {
+		var a answer
+		for i := range a.lines {
+			line, err := r.ReadSlice('\n')
+			a.out = append(a.out, line...)
+			if err != nil {
+				a.err = err
+				break
+			}
+			a.lines[i] = strings.TrimSpace(string(line))
+		}
+		ans <- a
+	}()
+	var a answer
+	select {
+	case a = <-ans:
+	case <-ctx.Done():
+		h.kill()
+		h.cmd.Wait()
+		return nil, fmt.Errorf("cannot probe host: %s: %w", l.Name(), context.Cause(ctx))
+	}
+	if a.err != nil {
+		if a.err != io.EOF {
+			h.kill()
+		}
+		if err := h.cmd.Wait(); err != nil {
+			msg := strings.TrimSpace(h.stderr.String())
+			if msg == "" {
+				msg = err.Error()
+			}
+			return nil, fmt.Errorf("cannot probe host: %s: %s", l.Name(), msg)
+		}
+		return nil, fmt.Errorf("%s: unexpected answer to the probe: %q", l.Name(), a.out)
+	}
+	path, have, err := probeAnswer(l, a.lines[0], a.lines[1], a.out)
+	if err != nil {
+		h.kill()
+		h.cmd.Wait()
+		return nil, err
+	}
+	if have {
+		return r, nil
+	}
+	// The launch session ends by itself while the binary is copied.
+	c := h.cmd
+	h.stdin.Close()
+	ended := make(chan struct{})
+	go func() {
+		c.Wait()
+		close(ended)
+	}()
+	defer func() {
+		c.Process.Kill()
+		<-ended
+	}()
+	if err := s.copy(ctx, l, bin, path); err != nil {
+		return nil, err
+	}
+	h.Copied = true
+	h.stderr = &tail{max: 4 << 10}
+	sargs, err = s.Args(l, append([]string{path}, args...)...)
+	if err != nil {
+		return nil, err
+	}
+	return h.startCmd(exec.Command(sargs[0], sargs[1:]...))
 }
 
 // Slots returns how many tasks the host runs at once.
@@ -501,6 +592,12 @@ func (t *tail) Write(p []byte) (int, error) {
 		t.b = append([]byte(nil), t.b[len(t.b)-t.max:]...)
 	}
 	return len(p), nil
+}
+
+func (t *tail) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(t.b)
 }
 
 func (t *tail) suffix() string {

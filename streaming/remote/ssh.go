@@ -138,12 +138,29 @@ func NewBinary(path string) (Binary, error) {
 	return Binary{Path: path, Sum: hex.EncodeToString(h.Sum(nil))}, nil
 }
 
-// probeScript prints the host's `uname -sm`, then "have PATH" or "need
-// PATH" for the binary with checksum $1 in the user's cache directory.
-const probeScript = `uname -sm || exit 1
+// probeHead starts probeScript and launchScript: it prints the host's
+// `uname -sm` and sets p to the path of the binary with checksum $1 in
+// the user's cache directory.
+const probeHead = `uname -sm || exit 1
 d=${XDG_CACHE_HOME:-$HOME/.cache}/mrpipe
 p=$d/mrrun-$1
-if [ -x "$p" ]; then echo "have $p"; else echo "need $p"; fi`
+`
+
+// probeScript prints the host's `uname -sm`, then "have PATH" or "need
+// PATH" for the binary with checksum $1 in the user's cache directory.
+const probeScript = probeHead + `if [ -x "$p" ]; then echo "have $p"; else echo "need $p"; fi`
+
+// launchScript prints what probeScript prints and, when the host has the
+// binary, runs it in the same session with the arguments after $1 (the
+// worker's): its output follows the two lines. When the host needs the
+// binary it ends after them.
+const launchScript = probeHead + `if [ -x "$p" ]; then
+	echo "have $p"
+	shift
+	exec "$p" "$@"
+	exit 126
+fi
+echo "need $p"`
 
 // installScript writes its stdin to the cache directory as the binary
 // with checksum $1: into a temporary file first, checked, then renamed,
@@ -174,7 +191,22 @@ echo "$p"`
 // its path there. It copies bin when the host lacks it (a missing or
 // other build has another checksum, hence another name) and fails when
 // the host's `uname -sm` is not this build's OS and architecture.
+// ([Start] probes the host and starts the worker in one session instead
+// when the host has bin.)
 func (s SSH) Install(ctx context.Context, l Login, bin Binary) (path string, copied bool, err error) {
+	path, have, err := s.probe(ctx, l, bin)
+	if err != nil || have {
+		return path, false, err
+	}
+	if err := s.copy(ctx, l, bin, path); err != nil {
+		return "", false, err
+	}
+	return path, true, nil
+}
+
+// probe runs probeScript on l: it returns the path of bin there and
+// whether l has it.
+func (s SSH) probe(ctx context.Context, l Login, bin Binary) (path string, have bool, err error) {
 	out, err := s.run(ctx, l, nil, "sh", "-c", probeScript, "mrpipe", bin.Sum)
 	if err != nil {
 		return "", false, fmt.Errorf("cannot probe host: %w", err)
@@ -183,30 +215,40 @@ func (s SSH) Install(ctx context.Context, l Login, bin Binary) (path string, cop
 	if len(lines) != 2 {
 		return "", false, fmt.Errorf("%s: unexpected answer to the probe: %q", l.Name(), out)
 	}
-	if !unameMatches(runtime.GOOS, runtime.GOARCH, lines[0]) {
+	return probeAnswer(l, lines[0], lines[1], out)
+}
+
+// probeAnswer reads the two lines probeScript and launchScript print,
+// uname and state (out is all they printed, for errors): the path of the
+// binary on l and whether l has it. It fails when l's `uname -sm` is not
+// this build's.
+func probeAnswer(l Login, uname, state string, out []byte) (path string, have bool, err error) {
+	if !unameMatches(runtime.GOOS, runtime.GOARCH, uname) {
 		return "", false, fmt.Errorf("%s is %s, this mrrun is built for %s/%s: build one for that host (GOOS, GOARCH)",
-			l.Name(), lines[0], runtime.GOOS, runtime.GOARCH)
+			l.Name(), uname, runtime.GOOS, runtime.GOARCH)
 	}
-	state, path, _ := strings.Cut(lines[1], " ")
-	if state == "have" && path != "" {
-		return path, false, nil
-	}
-	if state != "need" || path == "" {
+	st, path, _ := strings.Cut(state, " ")
+	if st != "have" && st != "need" || path == "" {
 		return "", false, fmt.Errorf("%s: unexpected answer to the probe: %q", l.Name(), out)
 	}
+	return path, st == "have", nil
+}
+
+// copy copies bin to l, where the probe said it goes to path.
+func (s SSH) copy(ctx context.Context, l Login, bin Binary, path string) error {
 	f, err := os.Open(bin.Path)
 	if err != nil {
-		return "", false, err
+		return err
 	}
 	defer f.Close()
-	out, err = s.run(ctx, l, f, "sh", "-c", installScript, "mrpipe", bin.Sum)
+	out, err := s.run(ctx, l, f, "sh", "-c", installScript, "mrpipe", bin.Sum)
 	if err != nil {
-		return "", false, fmt.Errorf("cannot copy mrrun: %w", err)
+		return fmt.Errorf("cannot copy mrrun: %w", err)
 	}
 	if got := strings.TrimSpace(string(out)); got != path {
-		return "", false, fmt.Errorf("%s: copied mrrun to %q, expected %q", l.Name(), got, path)
+		return fmt.Errorf("%s: copied mrrun to %q, expected %q", l.Name(), got, path)
 	}
-	return path, true, nil
+	return nil
 }
 
 // unameMatches reports whether `uname -sm` output names the OS and

@@ -142,3 +142,89 @@ func TestInstall(t *testing.T) {
 		t.Errorf("h1's cache holds %s binaries, want 2 (and no temporary file)", out)
 	}
 }
+
+// TestStartSessions counts the ssh sessions Start opens, with an ssh
+// wrapper that logs each run: on a fresh host it probes, copies the
+// binary and starts the worker (3 sessions); once the host has the
+// binary, one session probes it and runs the worker.
+func TestStartSessions(t *testing.T) {
+	lab := sshlabtest.Start(t, 1)
+	dir := t.TempDir()
+	log := filepath.Join(dir, "sessions")
+	wrapper := filepath.Join(dir, "ssh")
+	script := "#!/bin/sh\necho \"$#\" >>" + MustQuote(log) + "\nexec ssh \"$@\"\n"
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	o := HostOptions{SSH: SSH{Command: append([]string{wrapper}, lab.SSH()[1:]...)}}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	for i, want := range []struct {
+		copied   bool
+		sessions int
+	}{{true, 3}, {false, 1}, {false, 1}} {
+		h, err := Start(ctx, Login{Host: lab.Hosts[0]}, o)
+		if err != nil {
+			t.Fatalf("Start %d: %v", i+1, err)
+		}
+		// The worker's frames follow the probe's lines.
+		err = h.sendWork(ctx, t.TempDir())
+		h.Close(time.Minute)
+		if err != nil {
+			t.Fatalf("Start %d: sending work: %v", i+1, err)
+		}
+		if h.Copied != want.copied {
+			t.Errorf("Start %d: Copied = %v, want %v", i+1, h.Copied, want.copied)
+		}
+		b, _ := os.ReadFile(log)
+		os.Remove(log)
+		if n := strings.Count(string(b), "\n"); n != want.sessions {
+			t.Errorf("Start %d: %d ssh sessions, want %d", i+1, n, want.sessions)
+		}
+	}
+}
+
+// TestStartLaunchErrors starts workers through a stand-in for ssh that
+// runs the command line here: a host of another OS or architecture is
+// refused, and when the cached binary fails at once, its stderr is
+// reported.
+func TestStartLaunchErrors(t *testing.T) {
+	dir := t.TempDir()
+	fakeSSH := filepath.Join(dir, "ssh")
+	if err := os.WriteFile(fakeSSH, []byte("#!/bin/sh\neval \"c=\\${$#}\"\nexec sh -c \"$c\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cache := filepath.Join(dir, "cache")
+	t.Setenv("XDG_CACHE_HOME", cache)
+	bin := Binary{Path: fakeSSH, Sum: strings.Repeat("ab", 32)}
+	o := HostOptions{SSH: SSH{Command: []string{fakeSSH}}, Binary: bin, Timeout: time.Minute}
+	ctx := context.Background()
+	if err := os.MkdirAll(filepath.Join(cache, "mrpipe"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cached := filepath.Join(cache, "mrpipe", "mrrun-"+bin.Sum)
+	if err := os.WriteFile(cached, []byte("#!/bin/sh\necho \"cannot run $*\" >&2\nexit 3\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Start(ctx, Login{Host: "h"}, o)
+	if err == nil || !strings.Contains(err.Error(), "h: the worker ended before it started (stderr: cannot run worker)") {
+		t.Errorf("Start with a failing binary: %v", err)
+	}
+
+	bindir := filepath.Join(dir, "bin")
+	if err := os.Mkdir(bindir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bindir, "uname"), []byte("#!/bin/sh\necho Plan9 mips\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bindir+":"+os.Getenv("PATH"))
+	_, err = Start(ctx, Login{Host: "h"}, o)
+	if err == nil || !strings.Contains(err.Error(), "h is Plan9 mips, this mrrun is built for") {
+		t.Errorf("Start on another architecture: %v", err)
+	}
+	o.SSH.Command = []string{"false"}
+	if _, err = Start(ctx, Login{Host: "h"}, o); err == nil || !strings.HasPrefix(err.Error(), "cannot probe host: h: ") {
+		t.Errorf("Start on an unreachable host: %v", err)
+	}
+}

@@ -342,3 +342,38 @@ func TestPreCombinerSumGrow(t *testing.T) {
 		t.Errorf("f %s big %s", got["f"], got["big"])
 	}
 }
+
+// TestPreCombinerRelease checks that a released pre-combiner's table,
+// handed on with records never flushed (an aborted task), brings none of
+// them to the next one.
+func TestPreCombinerRelease(t *testing.T) {
+	b, _ := NewBuiltin("sum", Protocol{}, BuiltinOptions{}, true)
+	for round := 0; round < 3; round++ {
+		var out strings.Builder
+		p := NewPreCombiner(b, 0, func(c []byte) error { out.Write(c); return nil })
+		var in strings.Builder
+		for i := 0; i < 5000; i++ {
+			fmt.Fprintf(&in, "r%d-%d\t1\n", round, i)
+		}
+		if err := p.Write([]byte(in.String())); err != nil {
+			t.Fatal(err)
+		}
+		if round == 1 { // aborted: released without a flush
+			p.Release()
+			continue
+		}
+		if err := p.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		p.Release()
+		lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+		if len(lines) != 5000 {
+			t.Fatalf("round %d: %d records, want 5000", round, len(lines))
+		}
+		for _, l := range lines {
+			if !strings.HasPrefix(l, fmt.Sprintf("r%d-", round)) || !strings.HasSuffix(l, "\t1") {
+				t.Fatalf("round %d: record %q", round, l)
+			}
+		}
+	}
+}

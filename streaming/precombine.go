@@ -39,9 +39,19 @@ func NewPreCombiner(b *Builtin, limit int, out func(chunk []byte) error) *PreCom
 	}
 	p := &PreCombiner{b: b, out: out, limit: limit, states: map[string]reducerState{}}
 	if b.Name == "sum" {
-		p.sums = newSumTable()
+		p.sums = sumTables.Get().(*sumTable)
 	}
 	return p
+}
+
+// Release hands p's memory on to the next PreCombiner; p must not be
+// used after. Records not flushed are dropped.
+func (p *PreCombiner) Release() {
+	if p.sums != nil {
+		p.sums.reset()
+		sumTables.Put(p.sums)
+		p.sums = nil
+	}
 }
 
 // stateOverhead approximates the memory of a table entry besides its key.

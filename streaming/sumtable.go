@@ -5,6 +5,7 @@ import (
 	"hash/maphash"
 	"math"
 	"strconv"
+	"sync"
 	"unsafe"
 
 	"github.com/mrpipe/mrpipe/extsort/prefetch"
@@ -36,6 +37,20 @@ const (
 
 func newSumTable() *sumTable {
 	return &sumTable{seed: maphash.MakeSeed(), slots: make([]sumSlot, 1<<12)}
+}
+
+// sumTables keeps emptied tables for the next pre-combiner: a job's map
+// tasks come one after another, and growing a table anew for each
+// (fresh memory, page faults, the runtime giving pages back in between)
+// cost more than its hashing.
+var sumTables = sync.Pool{New: func() any { return newSumTable() }}
+
+// reset empties t.
+func (t *sumTable) reset() {
+	if t.used > 0 {
+		clear(t.slots)
+	}
+	t.keys, t.order, t.used = t.keys[:0], t.order[:0], 0
 }
 
 // hash returns the hash of key in t.

@@ -314,6 +314,7 @@ func (Local) RunMap(ctx context.Context, t *MapTask) (*Result, error) {
 		finish = func() error {
 			if pre != nil {
 				err := pre.Flush()
+				pre.Release()
 				cs.Add(streaming.GroupFramework, streaming.CombineInputRecords, pre.In)
 				cs.Add(streaming.GroupFramework, streaming.CombineOutputRecords, pre.Out)
 				if err != nil {

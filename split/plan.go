@@ -123,6 +123,9 @@ type Input struct {
 	Path  string
 	Size  int64
 	Codec Codec
+	// ModTime is the file's modification time in Unix nanoseconds, as
+	// Expand saw it (what --resume compares to tell a changed input).
+	ModTime int64 `json:",omitempty"`
 }
 
 // Expand resolves inputs (files, directories, glob patterns) to the files
@@ -210,7 +213,7 @@ func inspect(path string, fi fs.FileInfo) (Input, error) {
 	if !fi.Mode().IsRegular() {
 		return Input{}, fmt.Errorf("%s: not a regular file", path)
 	}
-	in := Input{Path: path, Size: fi.Size()}
+	in := Input{Path: path, Size: fi.Size(), ModTime: fi.ModTime().UnixNano()}
 	if in.Size < 2 {
 		return in, nil
 	}

@@ -34,7 +34,10 @@
 // A failed attempt is retried up to the task's maximum attempts; then the
 // job fails with the last attempt's report. A job killed with SIGKILL can
 // be resumed ([Options].Resume): map tasks in the journal are reused if
-// their part files are still in OUT/_temporary.
+// their part files are still in OUT/_temporary and the job is the same:
+// same spec, same splits, and each input file of the same size and
+// modification time as when the journal was begun (as planning saw them:
+// here, or on the host for inputs an InputExpander resolves).
 //
 // # Lost map outputs
 //

@@ -110,6 +110,7 @@ type driver struct {
 	runner   Runner
 	out, tmp string
 	splits   []split.Split
+	files    []split.Input // the inputs' files, as planned
 	counters *streaming.Counters
 	report   *Report
 	prog     progress
@@ -256,6 +257,7 @@ func (d *driver) planCtx(ctx context.Context) error {
 		size = min(size, max(1, (total+int64(s.mapsHint)-1)/int64(s.mapsHint)))
 	}
 	size = max(size, s.minSplit, 1)
+	d.files = files
 	d.splits, err = split.PlanFiles(files, split.Options{Size: size, MinSize: s.minSplit})
 	if err != nil {
 		return &ConfigError{Err: fmt.Errorf("-input: %w", err)}
@@ -264,17 +266,18 @@ func (d *driver) planCtx(ctx context.Context) error {
 }
 
 // fingerprint identifies the job for --resume: its spec and its splits
-// (with each file's size and modification time).
+// (with each file's size and modification time as planning saw them, on
+// this machine or, for HOST:PATH inputs, on the host).
 func (d *driver) fingerprint() string {
 	h := sha256.New()
 	json.NewEncoder(h).Encode(d.s.spec)
+	files := make(map[string]split.Input, len(d.files))
+	for _, f := range d.files {
+		files[f.Path] = f
+	}
 	for _, sp := range d.splits {
-		var mt int64
-		var sz int64
-		if fi, err := os.Stat(sp.Path); err == nil {
-			mt, sz = fi.ModTime().UnixNano(), fi.Size()
-		}
-		fmt.Fprintf(h, "%s\t%d\t%d\t%d\t%d\n", sp.Path, sp.Start, sp.Length, sz, mt)
+		f := files[sp.Path]
+		fmt.Fprintf(h, "%s\t%d\t%d\t%d\t%d\n", sp.Path, sp.Start, sp.Length, f.Size, f.ModTime)
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }

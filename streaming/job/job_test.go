@@ -8,10 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/mrpipe/mrpipe/split"
 	"github.com/mrpipe/mrpipe/streaming"
 )
 
@@ -294,6 +296,38 @@ func TestResolve(t *testing.T) {
 		o.Conf = confs(bad...)
 		if _, err := resolve(o); !IsConfigError(err) {
 			t.Errorf("-D %s=%s: error %v, want a ConfigError", bad[0], bad[1], err)
+		}
+	}
+}
+
+// TestFingerprint checks what makes --resume see another job: a split's
+// file changing size or modification time, wherever the file is (the
+// sizes and times come from planning, which asks the host for HOST:PATH
+// inputs).
+func TestFingerprint(t *testing.T) {
+	files := []split.Input{{Path: "a.txt", Size: 100, ModTime: 1}, {Path: "h1:/data/b", Size: 50, ModTime: 2}}
+	fp := func(files []split.Input) string {
+		splits, err := split.PlanFiles(files, split.Options{Size: 40})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := &driver{s: &settings{}, files: files, splits: splits}
+		return d.fingerprint()
+	}
+	base := fp(files)
+	if fp(slices.Clone(files)) != base {
+		t.Fatal("the same inputs give another fingerprint")
+	}
+	for i, change := range []func(f []split.Input){
+		func(f []split.Input) { f[1].ModTime++ },
+		func(f []split.Input) { f[0].ModTime++ },
+		func(f []split.Input) { f[1].Size++ },
+		func(f []split.Input) { f[0].Path = "c.txt" },
+	} {
+		f := slices.Clone(files)
+		change(f)
+		if fp(f) == base {
+			t.Errorf("change %d: same fingerprint", i)
 		}
 	}
 }

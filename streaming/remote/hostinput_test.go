@@ -47,6 +47,22 @@ func TestHostInputs(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
+	// Planning sees the files as they are on the host, modification
+	// times included (what --resume compares).
+	ins, err := r.ExpandInputs(context.Background(), []string{"h1:/tmp/in put"})
+	if err != nil || len(ins) != len(es) {
+		t.Fatalf("ExpandInputs: %d files, %v; want %d", len(ins), err, len(es))
+	}
+	for _, in := range ins {
+		name, ok := strings.CutPrefix(in.Path, "h1:/tmp/in put/")
+		fi, err := os.Stat(filepath.Join(data, name))
+		if !ok || err != nil {
+			t.Fatalf("ExpandInputs gave %q (%v)", in.Path, err)
+		}
+		if in.Size != fi.Size() || in.ModTime != fi.ModTime().UnixNano() {
+			t.Errorf("%s: size %d, modified %d; the host has %d, %d", in.Path, in.Size, in.ModTime, fi.Size(), fi.ModTime().UnixNano())
+		}
+	}
 	for _, j := range jobs {
 		if j.name == "index" {
 			continue // names the input files, which differ

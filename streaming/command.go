@@ -508,10 +508,10 @@ func blockingPipe() (r, w *os.File, err error) {
 // Batching across the pipes. A command that reads or writes in small
 // pieces (mawk moves 4 KiB at a time) would otherwise wake us, and we it,
 // for every piece: two context switches per 4 KiB. Instead the feeder
-// writes only when the pipe has room for a good part of a batch, and the
-// output reader reads only when a good part of a batch is there, waiting
-// a little (about coalesceWait at most) for that: the pipes are 1 MiB,
-// so the command never waits on us.
+// writes only when the pipe has room for a good part of a batch, waiting
+// a little (about coalesceWait at most) for that, and the output reader
+// reads in batches too (see coalescingReader): the pipes are 1 MiB, so
+// the command never waits on us.
 //
 // The naps are time.Sleep: the goroutine parks and its thread stays
 // free. The runtime rounds them up to a millisecond or so, which the
@@ -519,7 +519,6 @@ func blockingPipe() (r, w *os.File, err error) {
 // finer naps) made the runtime hand the thread's processor to another
 // thread at every nap: on 2 cores that cost a fifth of mrrun's CPU.
 const (
-	coalesceMin  = 64 << 10
 	coalesceNap  = time.Millisecond
 	coalesceWait = 3 * time.Millisecond
 )
@@ -555,29 +554,54 @@ func waitRoom(w *os.File, n int) {
 	})
 }
 
-// coalescingReader reads a pipe in batches of at least coalesceMin bytes
-// when they come within coalesceWait. It starts waiting only after the
-// first coalesceAfter bytes, so that small outputs (a combiner's, say)
-// cost no waiting at all.
+// coalescingReader reads a pipe in batches of about coalesceBatch bytes:
+// when fewer are there, it naps for as long as the rest should take to
+// come at the rate the pipe has filled so far (between coalesceNap and
+// coalesceMaxNap), then reads what there is. A mapper like mawk writes
+// 4 KiB at a time, tens of MB a second: one read in a few milliseconds
+// instead of one wake-up per write, or per short nap. The longest nap
+// bounds what a burst after a slow start can lose: a full pipe (1 MiB)
+// per coalesceMaxNap. It starts batching only after the first
+// coalesceAfter bytes, so that small outputs (a combiner's, say) cost no
+// waiting at all.
 type coalescingReader struct {
 	f     *os.File
 	total int64
+	start time.Time
+	batch int // coalesceBatch, or half the pipe when it is smaller
 }
 
-const coalesceAfter = 1 << 20
+const (
+	coalesceAfter  = 1 << 20
+	coalesceBatch  = 256 << 10
+	coalesceMaxNap = 4 * time.Millisecond
+)
 
 func (r *coalescingReader) Read(p []byte) (int, error) {
 	if r.total < coalesceAfter {
+		if r.start.IsZero() {
+			r.start = time.Now()
+			r.batch = coalesceBatch
+			if c, err := unix.FcntlInt(r.f.Fd(), unix.F_GETPIPE_SZ, 0); err == nil {
+				r.batch = min(r.batch, c/2)
+			}
+		}
 		n, err := r.f.Read(p)
 		r.total += int64(n)
 		return n, err
 	}
-	want := min(len(p), coalesceMin)
-	coalesce(func() bool {
-		fill := pipeFill(r.f)
-		return fill < 0 || fill >= want
-	})
-	return r.f.Read(p)
+	want := min(len(p), r.batch)
+	if fill := pipeFill(r.f); fill >= 0 && fill < want {
+		nap := coalesceMaxNap
+		if el := time.Since(r.start); el > 0 {
+			rate := float64(r.total) / float64(el) // bytes per ns
+			nap = time.Duration(float64(want-fill) / rate)
+		}
+		time.Sleep(min(max(nap, coalesceNap), coalesceMaxNap))
+	}
+	n, err := r.f.Read(p)
+	r.total += int64(n)
+	return n, err
 }
 
 func setPipeSize(f *os.File) {

@@ -116,16 +116,21 @@ func (p *PreCombiner) writeSums(chunk []byte, term byte) error {
 		hashes     [sumBatch]uint32
 	)
 	t := p.sums
+	sep, oneField := p.b.Proto.Key.Sep(), p.b.Proto.Key.N() == 1
 	for len(chunk) > 0 {
 		n := 0
 		for ; n < sumBatch && len(chunk) > 0; n++ {
-			i := bytes.IndexByte(chunk, term)
-			if i < 0 {
-				i = len(chunk)
+			if oneField {
+				keys[n], vals[n], chunk = cutKV(chunk, sep, term)
+			} else {
+				i := bytes.IndexByte(chunk, term)
+				if i < 0 {
+					i = len(chunk)
+				}
+				line := chunk[:i]
+				chunk = chunk[min(i+1, len(chunk)):]
+				keys[n], vals[n], _ = p.b.Proto.Split(line)
 			}
-			line := chunk[:i]
-			chunk = chunk[min(i+1, len(chunk)):]
-			keys[n], vals[n], _ = p.b.Proto.Split(line)
 			hashes[n] = t.hash(keys[n])
 			t.touch(hashes[n])
 		}

@@ -1,7 +1,6 @@
 package streaming
 
 import (
-	"bytes"
 	"hash/maphash"
 	"math"
 	"strconv"
@@ -78,9 +77,13 @@ func (t *sumTable) add(key, v []byte) (bool, error) {
 
 // addHashed is add with the key's hash h.
 func (t *sumTable) addHashed(h uint32, key, v []byte) (bool, error) {
-	i, f, isInt, err := parseNumber(v)
-	if err != nil {
-		return false, err
+	i, isInt := parseDigits(v)
+	var f float64
+	if !isInt {
+		var err error
+		if i, f, isInt, err = parseNumber(v); err != nil {
+			return false, err
+		}
 	}
 	mask := uint32(len(t.slots) - 1)
 	j := h & mask
@@ -100,7 +103,7 @@ func (t *sumTable) addHashed(h uint32, key, v []byte) (bool, error) {
 			}
 			return true, nil
 		}
-		if s.hash == h && bytes.Equal(t.keys[s.off:s.off+s.n], key) {
+		if s.hash == h && keyEqual(t.keys[s.off:s.off+s.n], key) {
 			s.addNumber(i, f, isInt)
 			return false, nil
 		}

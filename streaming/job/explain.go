@@ -63,21 +63,12 @@ func Explain(o *Options, w io.Writer) error {
 		return strings.Join(c, " ")
 	}
 
-	size := int64(split.DefaultSize)
-	if s.splitSize > 0 {
-		size = s.splitSize
+	var total int64
+	files, _ := split.Expand(s.inputs)
+	for _, f := range files {
+		total += f.Size
 	}
-	if s.mapsHint > 0 {
-		var total int64
-		files, _ := split.Expand(s.inputs)
-		for _, f := range files {
-			total += f.Size
-		}
-		if total > 0 {
-			size = min(size, max(1, (total+int64(s.mapsHint)-1)/int64(s.mapsHint)))
-		}
-	}
-	size = max(size, s.minSplit, 1)
+	size := s.splitSizeFor(total)
 	var ins []string
 	for _, in := range s.inputs {
 		ins = append(ins, q(in))

@@ -249,14 +249,7 @@ func (d *driver) planCtx(ctx context.Context) error {
 		}
 		total += f.Size
 	}
-	size := int64(split.DefaultSize)
-	if s.splitSize > 0 {
-		size = s.splitSize
-	}
-	if s.mapsHint > 0 && total > 0 {
-		size = min(size, max(1, (total+int64(s.mapsHint)-1)/int64(s.mapsHint)))
-	}
-	size = max(size, s.minSplit, 1)
+	size := s.splitSizeFor(total)
 	d.files = files
 	d.splits, err = split.PlanFiles(files, split.Options{Size: size, MinSize: s.minSplit})
 	if err != nil {

@@ -331,3 +331,27 @@ func TestFingerprint(t *testing.T) {
 		}
 	}
 }
+
+func TestSplitSizeFor(t *testing.T) {
+	const M = 1 << 20
+	for _, tc := range []struct {
+		name  string
+		s     settings
+		total int64
+		want  int64
+	}{
+		{"small input", settings{parallel: 2}, 10 * M, 64 * M},
+		{"empty input", settings{parallel: 2}, 0, 64 * M},
+		{"two per slot", settings{parallel: 2}, 1024 * M, 256 * M},
+		{"capped", settings{parallel: 2}, 4096 * M, 256 * M},
+		{"many slots", settings{parallel: 6}, 1024 * M, (1024*M + 11) / 12},
+		{"at least the default", settings{parallel: 8}, 1024 * M, 64 * M},
+		{"maxsize decides", settings{parallel: 2, splitSize: 32 * M}, 1024 * M, 32 * M},
+		{"minsize raises", settings{parallel: 2, minSplit: 512 * M}, 1024 * M, 512 * M},
+		{"maps hint lowers", settings{parallel: 2, mapsHint: 10}, 1024 * M, (1024*M + 9) / 10},
+	} {
+		if got := tc.s.splitSizeFor(tc.total); got != tc.want {
+			t.Errorf("%s: splitSizeFor(%d) = %d, want %d", tc.name, tc.total, got, tc.want)
+		}
+	}
+}

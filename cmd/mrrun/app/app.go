@@ -19,8 +19,9 @@ import (
 )
 
 const description = `Run a MapReduce job the way Hadoop Streaming does, on this machine: the
-inputs are cut into splits on record boundaries (64 MiB by default; a
-small or compressed file is one split), a map task per split runs the
+inputs are cut into splits on record boundaries (64 MiB, or up to 256 MiB
+for about two per task slot; a small or compressed file is one split), a
+map task per split runs the
 mapper (with sh -c) over the split's records and partitions, sorts and
 combines its output into R partitions; reduce task p merges partition p
 of every map output and runs the reducer over it, writing OUT/part-0000p.

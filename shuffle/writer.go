@@ -68,6 +68,8 @@ type Writer struct {
 	carry lineCarry
 	err   error
 	done  bool
+	// skipCombine is set by SkipCombine: the combiner is not run.
+	skipCombine atomic.Bool
 
 	// Unsorted: one buffer per partition, flushed to its file when full.
 	parts   []*partFile
@@ -405,6 +407,13 @@ func (w *Writer) flushPart(p int) {
 // Stats returns the counters so far.
 func (w *Writer) Stats() Stats { return w.stats }
 
+// SkipCombine declares that the records written to w are combined
+// already: a pre-combiner held every key at once and wrote each one's
+// state, so running Options.Combine over them would change nothing. Close
+// then sorts without it, and checks that every record came out. Call it
+// before Close.
+func (w *Writer) SkipCombine() { w.skipCombine.Store(true) }
+
 // Close completes the partition files and writes the manifest, which it
 // returns. After a failure the directory has no manifest and no new part
 // files.
@@ -489,12 +498,13 @@ func (w *Writer) Close() (*Manifest, error) {
 		w.stats.OutputBytes += info.Bytes
 		w.stats.FileBytes += info.FileBytes
 	}
-	if w.o.Combine == nil && w.stats.OutputRecords != w.stats.InputRecords {
+	combined := w.o.Combine != nil && !w.skipCombine.Load()
+	if !combined && w.stats.OutputRecords != w.stats.InputRecords {
 		w.err = fmt.Errorf("internal error: read %d lines, wrote %d", w.stats.InputRecords, w.stats.OutputRecords)
 		w.abort()
 		return nil, w.err
 	}
-	if w.o.Combine != nil {
+	if combined {
 		w.stats.CombineInputRecords = w.dm.combineIn
 		w.stats.CombineOutputRecords = w.stats.OutputRecords
 	}
@@ -694,7 +704,7 @@ func (d *demux) switchTo(p int) {
 		}
 	}
 	d.cur = p
-	if d.err != nil || d.w.o.Combine == nil || p >= len(d.parts) {
+	if d.err != nil || d.w.o.Combine == nil || d.w.skipCombine.Load() || p >= len(d.parts) {
 		return
 	}
 	pr, pw := io.Pipe()

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -341,5 +342,50 @@ func TestTotalOrderGlobal(t *testing.T) {
 	}
 	if !bytes.Equal(got, stableSortByKey(data)) {
 		t.Error("concatenated partitions are not the stable sort")
+	}
+}
+
+func TestSkipCombine(t *testing.T) {
+	ran := false
+	never := func(ctx context.Context, p int, r io.Reader, w io.Writer) error {
+		ran = true
+		_, err := io.Copy(w, r)
+		return err
+	}
+	dir := t.TempDir()
+	w, err := Create(context.Background(), dir, Options{Partitions: 2, Combine: never})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.SkipCombine()
+	in := "the\t3\na\t1\nhello\t2\nz\t9\n"
+	if _, err := w.Write([]byte(in)); err != nil {
+		t.Fatal(err)
+	}
+	m, err := w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ran {
+		t.Error("the combiner ran after SkipCombine")
+	}
+	if !m.Sorted || m.Stats.InputRecords != 4 || m.Stats.OutputRecords != 4 || m.Stats.CombineInputRecords != 0 {
+		t.Errorf("manifest %+v, stats %+v", m, m.Stats)
+	}
+	var got []string
+	for p := 0; p < 2; p++ {
+		b, err := mergeAll(t, p, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+		if !sort.StringsAreSorted(lines) {
+			t.Errorf("partition %d not sorted: %q", p, lines)
+		}
+		got = append(got, lines...)
+	}
+	sort.Strings(got)
+	if want := []string{"a\t1", "hello\t2", "the\t3", "z\t9"}; !slices.Equal(got, want) {
+		t.Errorf("records %q, want %q", got, want)
 	}
 }

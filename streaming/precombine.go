@@ -26,6 +26,8 @@ type PreCombiner struct {
 	size   int
 	obuf   []byte
 	recNo  int64
+	// flushed is set once states have been written out.
+	flushed bool
 	// In and Out count the records folded and written.
 	In, Out int64
 }
@@ -160,8 +162,14 @@ func (p *PreCombiner) writeSums(chunk []byte, term byte) error {
 	return nil
 }
 
+// Flushed reports whether p has written out states already, when its
+// table outgrew its memory bound. Until then every key folded so far is
+// in the table, and Flush writes each one once.
+func (p *PreCombiner) Flushed() bool { return p.flushed }
+
 // Flush writes out and forgets every state.
 func (p *PreCombiner) Flush() error {
+	p.flushed = true
 	term := p.b.Proto.Terminator()
 	if p.sums != nil {
 		var err error

@@ -313,6 +313,9 @@ func (Local) RunMap(ctx context.Context, t *MapTask) (*Result, error) {
 		}
 		finish = func() error {
 			if pre != nil {
+				if !pre.Flushed() {
+					w.SkipCombine()
+				}
 				err := pre.Flush()
 				pre.Release()
 				cs.Add(streaming.GroupFramework, streaming.CombineInputRecords, pre.In)

@@ -156,6 +156,9 @@ func runShuffle(c *cli.Context, s *Setup, sh *shuffleSetup, cmd string, inputs [
 	}
 	err = runMaps(ctx, s, cmd, inputs, write)
 	if err == nil && pre != nil {
+		if !pre.Flushed() {
+			w.SkipCombine()
+		}
 		err = pre.Flush()
 	}
 	if pre != nil {

@@ -592,16 +592,22 @@ func (r *coalescingReader) Read(p []byte) (int, error) {
 	}
 	want := min(len(p), r.batch)
 	if fill := pipeFill(r.f); fill >= 0 && fill < want {
-		nap := coalesceMaxNap
-		if el := time.Since(r.start); el > 0 {
-			rate := float64(r.total) / float64(el) // bytes per ns
-			nap = time.Duration(float64(want-fill) / rate)
-		}
-		time.Sleep(min(max(nap, coalesceNap), coalesceMaxNap))
+		time.Sleep(napFor(want-fill, r.total, time.Since(r.start)))
 	}
 	n, err := r.f.Read(p)
 	r.total += int64(n)
 	return n, err
+}
+
+// napFor returns how long to wait for missing more bytes when total came
+// in elapsed: as long as they should take at that rate, between
+// coalesceNap and coalesceMaxNap.
+func napFor(missing int, total int64, elapsed time.Duration) time.Duration {
+	nap := coalesceMaxNap
+	if elapsed > 0 && total > 0 {
+		nap = time.Duration(float64(missing) * float64(elapsed) / float64(total))
+	}
+	return min(max(nap, coalesceNap), coalesceMaxNap)
 }
 
 func setPipeSize(f *os.File) {

@@ -363,3 +363,24 @@ func TestCommandSplicedInput(t *testing.T) {
 		t.Errorf("error %v", err)
 	}
 }
+
+func TestNapFor(t *testing.T) {
+	const ms = time.Millisecond
+	for _, tc := range []struct {
+		missing int
+		total   int64
+		elapsed time.Duration
+		want    time.Duration
+	}{
+		{256 << 10, 38 << 20, time.Second, 4 * ms},           // mawk's 38 MiB/s: 6.6 ms, capped
+		{64 << 10, 32 << 20, time.Second, time.Second / 512}, // 64 KiB at 32 MiB/s
+		{256 << 10, 2 << 30, time.Second, ms},                // a fast producer: the shortest nap
+		{256 << 10, 1 << 20, time.Hour, 4 * ms},              // a slow one: the longest
+		{256 << 10, 0, 0, 4 * ms},                            // nothing seen yet
+		{1, 1 << 20, time.Second, ms},                        // almost there
+	} {
+		if got := napFor(tc.missing, tc.total, tc.elapsed); got != tc.want {
+			t.Errorf("napFor(%d, %d, %v) = %v, want %v", tc.missing, tc.total, tc.elapsed, got, tc.want)
+		}
+	}
+}

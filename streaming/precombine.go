@@ -108,10 +108,9 @@ const sumBatch = 16
 // writeSums is Write for sum. It takes the records in batches: first the
 // keys are split and hashed and their slots loaded, independently of each
 // other, so that the memory loads overlap; then the sums are added.
-// keyAhead is how many records ahead writeSums starts loading the keys it
-// will compare.
-const keyAhead = 8
-
+// (Loading the keys the slots point to ahead as well, for the comparison,
+// cost more than it saved: the slot's hash rules out most mismatches, and
+// a hot key's bytes are in the cache.)
 func (p *PreCombiner) writeSums(chunk []byte, term byte) error {
 	var (
 		keys, vals [sumBatch][]byte
@@ -136,13 +135,7 @@ func (p *PreCombiner) writeSums(chunk []byte, term byte) error {
 			hashes[n] = t.hash(keys[n])
 			t.touch(hashes[n])
 		}
-		for j := range min(n, keyAhead) {
-			t.touchKey(hashes[j])
-		}
 		for j := range n {
-			if j+keyAhead < n {
-				t.touchKey(hashes[j+keyAhead])
-			}
 			p.recNo++
 			isNew, err := t.addHashed(hashes[j], keys[j], vals[j])
 			if err != nil {

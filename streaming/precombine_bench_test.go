@@ -3,6 +3,7 @@ package streaming
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -37,5 +38,38 @@ func BenchmarkPreCombineSum(b *testing.B) {
 	}
 	if err := p.Flush(); err != nil {
 		b.Fatal(err)
+	}
+}
+
+// BenchmarkPreCombineZipf folds output shaped like a web log's URLs: keys
+// drawn from 100000 by a Zipf law (a few hot ones, a long tail), each with
+// the value 1, as the top-URLs mapper writes them.
+func BenchmarkPreCombineZipf(b *testing.B) {
+	var buf bytes.Buffer
+	z := rand.NewZipf(rand.New(rand.NewPCG(1, 2)), 1.1, 4, 100000-1)
+	for buf.Len() < 16<<20 {
+		fmt.Fprintf(&buf, "/static/%d.html\t1\n", z.Uint64())
+	}
+	data := buf.Bytes()
+	bi, err := NewBuiltin("sum", Protocol{}, BuiltinOptions{}, true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		p := NewPreCombiner(bi, 0, func([]byte) error { return nil })
+		for c := data; len(c) > 0; {
+			n := min(len(c), ChunkSize)
+			n = bytes.LastIndexByte(c[:n], '\n') + 1
+			if err := p.Write(c[:n]); err != nil {
+				b.Fatal(err)
+			}
+			c = c[n:]
+		}
+		if err := p.Flush(); err != nil {
+			b.Fatal(err)
+		}
+		p.Release()
 	}
 }

@@ -61,15 +61,6 @@ func (t *sumTable) touch(h uint32) {
 	prefetch.Line(unsafe.Pointer(&t.slots[h&uint32(len(t.slots)-1)]))
 }
 
-// touchKey starts loading the key held by the slot where a key of hash h
-// starts its probe (usually that key itself), for addHashed's comparison.
-// The slot should be in the cache already (see touch).
-func (t *sumTable) touchKey(h uint32) {
-	if s := &t.slots[h&uint32(len(t.slots)-1)]; s.flags&slotFull != 0 && s.hash == h && int(s.off) < len(t.keys) {
-		prefetch.Line(unsafe.Pointer(&t.keys[s.off]))
-	}
-}
-
 // add adds the number v to key's sum; it reports whether the key is new.
 func (t *sumTable) add(key, v []byte) (bool, error) {
 	return t.addHashed(t.hash(key), key, v)

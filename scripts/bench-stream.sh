@@ -49,8 +49,9 @@ timed() {
 }
 
 # median [-clean DIR] CMD...: runs it RUNS times, removing DIR (an output
-# directory) before each run, untimed, so a run does not pay for freeing
-# the previous run's files; prints "median_wall median_cpu".
+# directory) before each run and syncing, untimed, so a run does not pay
+# for freeing the previous run's files or writing them back to disk;
+# prints "median_wall median_cpu".
 median() {
 	local walls=() cpus=() w c clean=
 	if [ "$1" = -clean ]; then
@@ -58,7 +59,7 @@ median() {
 		shift 2
 	fi
 	for ((i = 0; i < RUNS; i++)); do
-		[ -z "$clean" ] || rm -rf "$clean"
+		[ -z "$clean" ] || { rm -rf "$clean" && sync; }
 		read -r w c < <(timed "$@")
 		walls+=("$w")
 		cpus+=("$c")

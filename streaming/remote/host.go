@@ -152,13 +152,21 @@ func Start(ctx context.Context, l Login, o HostOptions) (*Host, error) {
 	if err != nil {
 		h.kill()
 		<-h.exited
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
+		if err == io.ErrUnexpectedEOF || sessionEnded(err) {
 			err = errors.New("the worker ended before it started")
 		}
 		return nil, fmt.Errorf("%s: %w%s", l.Name(), err, h.stderr.suffix())
 	}
 	go h.watch(timeout)
 	return h, nil
+}
+
+// sessionEnded reports whether err, from reading the session's stdout,
+// means that the session is over: the end of the pipe, or the pipe closed
+// under the read by exec.Cmd.Wait, which closes it once the session has
+// exited (a worker that exits at once races its Wait that way).
+func sessionEnded(err error) bool {
+	return err == io.EOF || errors.Is(err, os.ErrClosed)
 }
 
 // startCmd starts c as the host's session, with the worker's stdin and
@@ -374,7 +382,7 @@ func (h *Host) read(r *bufio.Reader) {
 	for {
 		fr, err := readFrame(r, &buf)
 		if err != nil {
-			if err == io.EOF {
+			if sessionEnded(err) {
 				err = errors.New("session ended")
 			}
 			h.lose(err)

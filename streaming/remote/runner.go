@@ -322,11 +322,8 @@ func (r *Runner) runMap(ctx context.Context, h *Host, t *job.MapTask) (*job.Resu
 	if err != nil {
 		return nil, err
 	}
-	if m.Key != "" {
-		loc := location{Host: h.Login.Name(), Scratch: h.Hello.Scratch, Key: m.Key}
-		if err := loc.write(t.Dir); err != nil {
-			return nil, err
-		}
+	if err := h.keptAt(m.Key).write(t.Dir); err != nil {
+		return nil, err
 	}
 	return result(m)
 }
@@ -345,7 +342,21 @@ type location struct {
 	Key     string `json:"key"`
 }
 
+// keptAt is the location of the map output h keeps under key, or the
+// zero location when key is "" (the part files came back).
+func (h *Host) keptAt(key string) location {
+	if key == "" {
+		return location{}
+	}
+	return location{Host: h.Login.Name(), Scratch: h.Hello.Scratch, Key: key}
+}
+
+// write records l in the map output directory dir; the zero location
+// (the part files are in dir) writes nothing.
 func (l location) write(dir string) error {
+	if l.Key == "" {
+		return nil
+	}
 	b, err := json.Marshal(l)
 	if err != nil {
 		return err

@@ -47,12 +47,9 @@ func (r *Runner) sendSharedMap(ctx context.Context, h *Host, t *job.MapTask, pat
 	if err != nil {
 		return nil, err
 	}
-	if m.Key != "" {
-		// The map output stays on h, as in runMap.
-		loc := location{Host: h.Login.Name(), Scratch: h.Hello.Scratch, Key: m.Key}
-		if err := loc.write(t.Dir); err != nil {
-			return nil, err
-		}
+	// The map output stays on h, as in runMap.
+	if err := h.keptAt(m.Key).write(t.Dir); err != nil {
+		return nil, err
 	}
 	if t.Read != nil {
 		t.Read.Add(t.Split.Length)

@@ -115,7 +115,7 @@ func (r *Runner) runHostMap(ctx context.Context, t *job.MapTask, src *Host, path
 	}
 	res, err := r.runHostMapOn(ctx, h, t, src, path)
 	r.release(h, key, err, ctx)
-	return res, err
+	return atHost(h, res, err)
 }
 
 // acquireHost takes a slot of h, as acquire does, if h has a free one

@@ -69,9 +69,26 @@ func TestHostInputs(t *testing.T) {
 		}
 		t.Run(j.name, func(t *testing.T) {
 			want := runJob(t, src, filepath.Join(t.TempDir(), "local"), j.o, nil, 2)
-			got := runJob(t, "h1:/tmp/in put", filepath.Join(t.TempDir(), "remote"), j.o, r, r.Slots())
+			out := filepath.Join(t.TempDir(), "remote")
+			got := runJob(t, "h1:/tmp/in put", out, j.o, r, r.Slots())
 			if !maps.Equal(got, want) {
 				t.Errorf("output differs from the local job's")
+			}
+			// Every attempt names its host, and h1 maps its own files
+			// first: it runs map attempts whenever its slot is free.
+			onH1 := 0
+			for _, tr := range readReport(t, out).Tasks {
+				for _, a := range tr.Attempts {
+					if a.Host != "h1" && a.Host != "h2" {
+						t.Errorf("_job.json: attempt %s ran on host %q", a.ID, a.Host)
+					}
+					if tr.Type == "map" && a.Host == "h1" {
+						onH1++
+					}
+				}
+			}
+			if onH1 == 0 {
+				t.Errorf("_job.json: h1 ran no map attempt over its own files")
 			}
 		})
 	}

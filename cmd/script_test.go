@@ -71,7 +71,11 @@ func TestScripts(t *testing.T) {
 		},
 		Condition: func(cond string) (bool, error) {
 			if cond == "sshlab" {
-				return labMissing() == "", nil
+				why := labMissing()
+				if why != "" && sshlabtest.Required() {
+					return false, fmt.Errorf("the SSH lab is required (%s is set), but %s", sshlabtest.RequireEnv, why)
+				}
+				return why == "", nil
 			}
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},

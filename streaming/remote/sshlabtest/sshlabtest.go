@@ -4,7 +4,8 @@
 // and ~/.cache, reachable with the lab's ssh_config.
 //
 // The lab needs root, iproute2, util-linux and OpenSSH's client and
-// server; [Start] skips the test with the reason when any is missing.
+// server; [Start] skips the test with the reason when any is missing (or
+// fails it, when [Required]).
 package sshlabtest
 
 import (
@@ -122,6 +123,32 @@ func Missing() string {
 	return ""
 }
 
+// RequireEnv names the environment variable that, set to anything but
+// "" or "0", makes a lab that cannot run here fail the tests that need it
+// rather than skip them: CI sets it where it has checked that the lab
+// runs, so that no lab test skips unnoticed.
+const RequireEnv = "MRPIPE_REQUIRE_SSHLAB"
+
+// Required reports whether RequireEnv is set.
+func Required() bool {
+	v := os.Getenv(RequireEnv)
+	return v != "" && v != "0"
+}
+
+// SkipIfMissing skips t with the reason when the lab cannot run here, or
+// fails it when the lab is Required.
+func SkipIfMissing(t testing.TB) {
+	t.Helper()
+	why := Missing()
+	switch {
+	case why == "":
+	case Required():
+		t.Fatalf("the SSH lab is required (%s is set), but %s", RequireEnv, why)
+	default:
+		t.Skip("skipped: " + why)
+	}
+}
+
 var reapOnce sync.Once
 
 // Start brings up a lab of n hosts for the test and removes it when the
@@ -129,9 +156,7 @@ var reapOnce sync.Once
 // when the lab does not come up.
 func Start(t testing.TB, n int) *Lab {
 	t.Helper()
-	if why := Missing(); why != "" {
-		t.Skip("skipped: " + why)
-	}
+	SkipIfMissing(t)
 	script, err := findScript()
 	if err != nil {
 		t.Fatal(err)

@@ -60,9 +60,7 @@ func TestIsolation(t *testing.T) {
 // TestScript: up is idempotent, down cleans up after a lab whose
 // namespace was deleted under its sshd, and down twice is fine.
 func TestScript(t *testing.T) {
-	if why := sshlabtest.Missing(); why != "" {
-		t.Skip("skipped: " + why)
-	}
+	sshlabtest.SkipIfMissing(t)
 	script, err := filepath.Abs("../../../scripts/sshlab.sh")
 	if err != nil {
 		t.Fatal(err)

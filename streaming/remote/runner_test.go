@@ -291,11 +291,13 @@ func runnerLab(t *testing.T, lab *sshlabtest.Lab, direct bool) {
 }
 
 // TestRunnerHostLost kills one host while it runs a task: its worker
-// (kill -9) during the map phase, every process of the host (worker and
-// sshd) during the reduce phase. The job completes on the other hosts
-// with the same output as in local mode.
+// alone (kill -9), or every process of the host (worker and sshd), during
+// the map phase and during the reduce phase. The job completes on the
+// other hosts with the same output as in local mode, and _job.json shows
+// the attempts lost with the host and the tasks that ran again.
 func TestRunnerHostLost(t *testing.T) {
 	t.Run("map/worker", func(t *testing.T) { hostLost(t, true, false, false) })
+	t.Run("map/host", func(t *testing.T) { hostLost(t, true, true, false) })
 	t.Run("reduce/host", func(t *testing.T) { hostLost(t, false, true, false) })
 	t.Run("reduce/host/direct", func(t *testing.T) { hostLost(t, false, true, true) })
 }
@@ -392,8 +394,21 @@ func hostLost(t *testing.T, inMap, wholeHost, direct bool) {
 	// The map tasks that had finished on h2 ran again elsewhere, and the
 	// report says so.
 	rep := readReport(t, out)
-	onH2, rerun := 0, 0
+	onH2, rerun, lost := 0, 0, 0
 	for _, tr := range rep.Tasks {
+		// The held attempts failed with h2, and their tasks ran again
+		// elsewhere.
+		phase := map[bool]string{true: "map", false: "reduce"}[inMap]
+		if tr.Type == phase {
+			for _, a := range tr.Attempts {
+				if a.Host == "h2" && a.Error != "" {
+					lost++
+					if !strings.Contains(a.Error, "h2") {
+						t.Errorf("%s attempt %s on h2 failed with %q, which does not name h2", tr.Type, a.ID, a.Error)
+					}
+				}
+			}
+		}
 		if tr.Type != "map" {
 			continue
 		}
@@ -420,8 +435,11 @@ func hostLost(t *testing.T, inMap, wholeHost, direct bool) {
 			}
 		}
 	}
-	if !inMap && (onH2 == 0 || rerun != onH2) {
+	if rerun != onH2 || (!inMap && onH2 == 0) {
 		t.Errorf("%d map tasks finished on h2, %d ran again", onH2, rerun)
+	}
+	if lost == 0 {
+		t.Errorf("_job.json shows no attempt lost with h2")
 	}
 }
 

@@ -5,11 +5,14 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mrpipe/mrpipe/streaming/job"
 )
 
 // TestHeartbeatTimeout stops a worker (SIGSTOP): it is lost once silent
@@ -44,6 +47,35 @@ func TestHeartbeatTimeout(t *testing.T) {
 	// A request on a lost host fails at once.
 	if _, err := h.request(context.Background(), msgWork, workMsg{}, "", "", nil); !errors.Is(err, ErrHostLost) {
 		t.Errorf("request on a lost host: %v", err)
+	}
+}
+
+// TestHeartbeatBusyHost: a host whose mapper runs silent for longer than
+// the timeout is not lost, since the worker's heartbeats go on while its
+// tasks run.
+func TestHeartbeatBusyHost(t *testing.T) {
+	var warn bytes.Buffer
+	ls, _ := ParseLogins("2/:")
+	r, err := Dial(context.Background(), ls, HostOptions{Scratch: t.TempDir(), Timeout: 2 * time.Second}, &syncWriter{w: &warn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	// Three times the timeout, with nothing read or written.
+	o := job.Options{Mapper: "sleep 6; cat", Reducer: "cat", NumReduceTasks: 1}
+	in := t.TempDir()
+	if err := os.WriteFile(filepath.Join(in, "in.txt"), []byte("a\t1\nb\t2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := runJob(t, in, filepath.Join(t.TempDir(), "out"), o, r, r.Slots())
+	if len(got) != 1 {
+		t.Errorf("%d part files, want 1", len(got))
+	}
+	if err := r.Hosts()[0].Err(); err != nil {
+		t.Errorf("the busy host: %v", err)
+	}
+	if warn.Len() != 0 {
+		t.Errorf("warnings: %q", warn.String())
 	}
 }
 

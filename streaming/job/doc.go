@@ -44,12 +44,13 @@
 // A runner may keep map outputs where they were made (the driver keeps
 // their manifests) and report where each attempt ran ([Result].Host,
 // [HostError]; "host" in _job.json). When a reduce attempt finds map
-// outputs out of reach, lost with their host, it returns a
-// [LostMapsError]: the driver runs those map tasks again, once however
-// many reduce tasks lost them (a generation per map task), and starts
-// the reduce attempt over without counting a failure. The extra map
-// attempts are in _job.json with the reason ("output lost with host X");
-// the job's counters count each map task's last run.
+// outputs out of reach, lost with their host, or not matching their
+// manifests, it returns a [LostMapsError]: the driver runs those map
+// tasks again, once however many reduce tasks lost them (a generation
+// per map task), and starts the reduce attempt over without counting a
+// failure. The extra map attempts are in _job.json with the reason
+// ("output lost with host X", "output bad on host X"); the job's
+// counters count each map task's last run.
 //
 // # Speculative execution
 //

@@ -760,8 +760,11 @@ func (d *driver) rerunMaps(ctx context.Context, lost *LostMapsError, gens []int6
 			idx = append(idx, i)
 		}
 		reasons[i] = "output lost"
+		if lost.Bad {
+			reasons[i] = "output bad"
+		}
 		if k < len(lost.Hosts) && lost.Hosts[k] != "" {
-			reasons[i] += " with host " + lost.Hosts[k]
+			reasons[i] += map[bool]string{false: " with host ", true: " on host "}[lost.Bad] + lost.Hosts[k]
 		}
 	}
 	if len(idx) == 0 {

@@ -89,15 +89,19 @@ func (e *HostError) Unwrap() error { return e.Err }
 
 // LostMapsError is the error of a reduce attempt that cannot read the
 // outputs of map tasks Maps (indexes in ReduceTask.Maps): they were kept
-// on hosts that are lost, Hosts[k] holding Maps[k]. The job runs those
-// map tasks again, then the reduce task, and does not count the attempt
-// as failed.
+// on hosts that are lost, Hosts[k] holding Maps[k], or, with Bad, they
+// do not match their manifests. The job runs those map tasks again, then
+// the reduce task, and does not count the attempt as failed.
 type LostMapsError struct {
 	Maps  []int
 	Hosts []string
+	Bad   bool
 }
 
 func (e *LostMapsError) Error() string {
+	if e.Bad {
+		return fmt.Sprintf("the outputs of %d map tasks do not match their manifests (on %s)", len(e.Maps), strings.Join(uniq(e.Hosts), ", "))
+	}
 	return fmt.Sprintf("the outputs of %d map tasks were lost with their hosts (%s)", len(e.Maps), strings.Join(uniq(e.Hosts), ", "))
 }
 

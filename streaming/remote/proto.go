@@ -79,7 +79,9 @@ type resultMsg struct {
 	Port int    `json:"port,omitempty"`
 	// Lost lists the maps of a reduce task whose partitions could not be
 	// fetched from their hosts, or were bad: those map outputs are lost.
-	Lost []int `json:"lost,omitempty"`
+	// LostBad says they were read and found not to match their manifests.
+	Lost    []int `json:"lost,omitempty"`
+	LostBad bool  `json:"lost_bad,omitempty"`
 }
 
 // directMsg has the worker serve its map outputs to the other hosts of

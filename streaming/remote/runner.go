@@ -531,7 +531,7 @@ func (r *Runner) runReduce(ctx context.Context, h *Host, t *job.ReduceTask, ins 
 	if err != nil && len(m.Lost) > 0 {
 		// Partitions the worker could not fetch straight from their
 		// hosts, or that were bad there: those map outputs are lost.
-		lost := &job.LostMapsError{}
+		lost := &job.LostMapsError{Bad: m.LostBad}
 		for _, i := range m.Lost {
 			if i < 0 || i >= len(ins) || ins[i].loc == nil {
 				return nil, fmt.Errorf("protocol error: lost map %d: %w", i, err)

@@ -723,15 +723,28 @@ func benchRelay(b *testing.B, ls []Login, ho HostOptions, kind string) {
 // badOutputs runs the job on r, but before its first reduce task spoils
 // every map output the workers keep below scratch, as a host that
 // cannot serve them does: their manifests become garbage.
+//
+// With parts set it cuts the part files in half instead, as a disk that
+// lost data does: their manifests no longer match them.
 type badOutputs struct {
 	*Runner
 	scratch string
+	parts   bool
 	once    sync.Once
 	spoiled int
 }
 
 func (b *badOutputs) RunReduce(ctx context.Context, t *job.ReduceTask) (*job.Result, error) {
 	b.once.Do(func() {
+		if b.parts {
+			ps, _ := filepath.Glob(filepath.Join(b.scratch, "*", "maps", "*", "part-*"))
+			for _, p := range ps {
+				if fi, err := os.Stat(p); err == nil && fi.Size() > 1 && os.Truncate(p, fi.Size()/2) == nil {
+					b.spoiled++
+				}
+			}
+			return
+		}
 		ms, _ := filepath.Glob(filepath.Join(b.scratch, "*", "maps", "*", shuffle.ManifestName))
 		for _, m := range ms {
 			if os.WriteFile(m, []byte("spoiled"), 0o600) == nil {
@@ -747,10 +760,19 @@ func (b *badOutputs) RunReduce(ctx context.Context, t *job.ReduceTask) (*job.Res
 // and the job completes with the output of local mode. (A partition
 // read in place uses the driver's copy of the manifest, so only the
 // fetched ones fail.)
-func TestRunnerDirectLost(t *testing.T) {
+func TestRunnerDirectLost(t *testing.T) { badOutputsJob(t, true, false) }
+
+// TestRunnerCorruptParts cuts the map outputs the workers keep in half
+// before the reduce phase, with the partitions relayed by the driver or
+// read in place: the reducers' checks against the manifests find them
+// bad, those map outputs are lost, the map tasks run again and the job
+// completes with the output of local mode.
+func TestRunnerCorruptParts(t *testing.T) { badOutputsJob(t, false, true) }
+
+func badOutputsJob(t *testing.T, direct, parts bool) {
 	scratch := t.TempDir()
 	ls, _ := ParseLogins("1/:,1/:")
-	r, err := Dial(context.Background(), ls, HostOptions{Scratch: scratch, Direct: true}, os.Stderr)
+	r, err := Dial(context.Background(), ls, HostOptions{Scratch: scratch, Direct: direct}, os.Stderr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -759,7 +781,7 @@ func TestRunnerDirectLost(t *testing.T) {
 	o := job.Options{Mapper: "cat", Reducer: "cat", NumReduceTasks: 3, Speculative: job.SpeculativeOff}
 	want := runJob(t, in, filepath.Join(t.TempDir(), "local"), o, nil, 2)
 	out := filepath.Join(t.TempDir(), "remote")
-	b := &badOutputs{Runner: r, scratch: scratch}
+	b := &badOutputs{Runner: r, scratch: scratch, parts: parts}
 	got := runJob(t, in, out, o, b, r.Slots())
 	if b.spoiled == 0 {
 		t.Fatal("no map output spoiled")
@@ -777,7 +799,7 @@ func TestRunnerDirectLost(t *testing.T) {
 		for _, a := range tr.Attempts {
 			if a.Reason != "" {
 				rerun++
-				if a.Reason != "output lost with host local" {
+				if want := map[bool]string{false: "output lost with host local", true: "output bad on host local"}[parts]; a.Reason != want {
 					t.Errorf("map attempt %s: reason %q", a.ID, a.Reason)
 				}
 			}
@@ -787,7 +809,9 @@ func TestRunnerDirectLost(t *testing.T) {
 	if rerun == 0 {
 		t.Error("no map task ran again")
 	}
-	if n := r.RelayedBytes(); n != 0 {
+	if n := r.RelayedBytes(); direct && n != 0 {
 		t.Errorf("the driver relayed %d bytes of partitions", n)
+	} else if !direct && n == 0 {
+		t.Errorf("the driver relayed no partition")
 	}
 }

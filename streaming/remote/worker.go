@@ -309,7 +309,7 @@ func (w *worker) result(id uint32, res *job.Result, key string, err error) error
 	m := resultMsg{Key: key}
 	var lost *lostError
 	if errors.As(err, &lost) {
-		m.Lost = lost.Maps
+		m.Lost, m.LostBad = lost.Maps, lost.Bad
 	}
 	if res != nil {
 		var b bytes.Buffer
@@ -411,11 +411,28 @@ func (w *worker) startDirect(ctx context.Context, task json.RawMessage) resultMs
 // directFetches is how many partitions a reduce task fetches at once.
 const directFetches = 4
 
+// badMap returns the index in maps of the map directory holding the
+// partition err says does not match its manifest, or -1.
+func badMap(err error, maps []string) int {
+	var ve *shuffle.VerifyError
+	if !errors.As(err, &ve) {
+		return -1
+	}
+	dir := filepath.Dir(ve.File)
+	for i, m := range maps {
+		if dir == m || dir == filepath.Clean(m) {
+			return i
+		}
+	}
+	return -1
+}
+
 // lostError is a reduce task's failure to fetch the partitions of Maps
 // (indexes in the task's maps) from the hosts that keep them: the hosts
 // could not be reached, or the partitions were bad.
 type lostError struct {
 	Maps []int
+	Bad  bool  // the partitions were read, and do not match their manifests
 	Err  error // the first fetch's error
 }
 
@@ -614,6 +631,12 @@ func (w *worker) runTask(ctx context.Context, r *wreq, in, out, logPath string, 
 		t.Output = filepath.Join(out, filepath.Base(t.Output))
 		t.Log = logPath
 		res, err := job.Local{}.RunReduce(ctx, t)
+		if i := badMap(err, t.Maps); i >= 0 {
+			// A partition that does not match its manifest (relayed, or
+			// kept here) is a map output lost: the map task runs again,
+			// rather than this reduce task until it fails for good.
+			err = &lostError{Maps: []int{i}, Bad: true, Err: err}
+		}
 		return res, false, err
 	case msgExpand:
 		res, err := expandTask(r.task, out)

@@ -239,7 +239,7 @@ func (h *Host) launch(ctx context.Context, s SSH, bin Binary, args []string) (*b
 			h.kill()
 		}
 		if err := h.cmd.Wait(); err != nil {
-			msg := strings.TrimSpace(h.stderr.String())
+			msg := oneLine(h.stderr.String())
 			if msg == "" {
 				msg = err.Error()
 			}
@@ -614,9 +614,23 @@ func (t *tail) suffix() string {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	s := strings.TrimSpace(string(t.b))
+	s := oneLine(string(t.b))
 	if s == "" {
 		return ""
 	}
 	return " (stderr: " + s + ")"
+}
+
+// oneLine joins the lines of what ssh (or a remote shell) said into one,
+// for an error message of one line: "No host key is known…", "Host key
+// verification failed." become "No host key is known…; Host key
+// verification failed.".
+func oneLine(s string) string {
+	var lines []string
+	for l := range strings.Lines(s) {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return strings.Join(lines, "; ")
 }

@@ -99,3 +99,19 @@ func TestDialUnreachable(t *testing.T) {
 		t.Error("Dial with no reachable host: no error")
 	}
 }
+
+// TestOneLine: what ssh says on several lines becomes one line of an
+// error message.
+func TestOneLine(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"", ""},
+		{"\n \n", ""},
+		{"Host key verification failed.\n", "Host key verification failed."},
+		{"No ED25519 host key is known for h1.\r\nHost key verification failed.\r\n", "No ED25519 host key is known for h1.; Host key verification failed."},
+		{"  a\n\n\tb  \nc", "a; b; c"},
+	} {
+		if got := oneLine(c.in); got != c.want {
+			t.Errorf("oneLine(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}

@@ -87,7 +87,7 @@ func (s SSH) run(ctx context.Context, l Login, stdin io.Reader, remote ...string
 	c.Stderr = &stderr
 	out, err := c.Output()
 	if err != nil {
-		msg := strings.TrimSpace(stderr.String())
+		msg := oneLine(stderr.String())
 		if msg == "" {
 			msg = err.Error()
 		}

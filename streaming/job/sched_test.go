@@ -224,3 +224,62 @@ func TestSpeculativeBackupFails(t *testing.T) {
 		t.Errorf("map task 1: %s; job counters %v", mustJSON(tr), jc)
 	}
 }
+
+// TestSpeculativeThresholds: take starts a backup attempt only once 75%
+// of the phase's tasks are done, and only of a task that has run longer
+// than twice the median run time of the finished ones, and longer than
+// specMinRun.
+func TestSpeculativeThresholds(t *testing.T) {
+	start := time.Unix(1_000_000, 0)
+	newSched := func(n, done int, median float64) *sched {
+		d := &driver{o: &Options{}, s: &settings{spec: Spec{JobID: "job_spec"}}, report: &Report{}}
+		s := &sched{d: d, isMap: true, spec: true, next: n, done: done}
+		for i := range n {
+			ts := &taskState{index: i, tr: &TaskReport{}, done: i < done, attempts: 1}
+			if ts.done {
+				s.secs = append(s.secs, median)
+			} else {
+				ts.live = []*attemptRun{{t: ts, ar: &AttemptReport{Started: start}}}
+			}
+			s.tasks = append(s.tasks, ts)
+		}
+		return s
+	}
+	for _, c := range []struct {
+		name    string
+		n, done int
+		median  float64
+		ran     time.Duration
+		backup  bool
+		wait    time.Duration // when no backup
+	}{
+		{"62% done, very slow", 8, 5, 2, time.Hour, false, 0},
+		{"75% done, exactly 2x median", 8, 6, 2, 4 * time.Second, false, time.Millisecond},
+		{"75% done, just past 2x median", 8, 6, 2, 4*time.Second + time.Millisecond, true, 0},
+		{"74% done, just past 2x median", 100, 74, 2, 5 * time.Second, false, 0},
+		{"past 2x median, under the minimum run", 8, 6, 0.1, 500 * time.Millisecond, false, 501 * time.Millisecond},
+		{"past the minimum run", 8, 6, 0.1, time.Second + time.Millisecond, true, 0},
+	} {
+		s := newSched(c.n, c.done, c.median)
+		r, wait, stop := s.take(start.Add(c.ran))
+		if stop {
+			t.Errorf("%s: stop", c.name)
+			continue
+		}
+		if got := r != nil; got != c.backup {
+			t.Errorf("%s: backup attempt %v, want %v", c.name, got, c.backup)
+			continue
+		}
+		if r != nil {
+			if !r.ar.Speculative || r.t.done || !r.t.backup || len(r.t.live) != 2 {
+				t.Errorf("%s: attempt %+v of task %d is not a backup", c.name, r.ar, r.t.index)
+			}
+			// One backup per task: the next look finds nothing to back up.
+			if r2, _, _ := s.take(start.Add(c.ran)); r2 != nil && r2.t == r.t {
+				t.Errorf("%s: a second backup of task %d", c.name, r.t.index)
+			}
+		} else if wait != c.wait {
+			t.Errorf("%s: wait %v, want %v", c.name, wait, c.wait)
+		}
+	}
+}

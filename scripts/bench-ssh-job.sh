@@ -13,7 +13,9 @@
 # this machine's files but for /tmp, so inputs live in $BENCH_DIR, default
 # /var/tmp/mrpipe-bench). The hosts share this machine's 2 cores, so the
 # ratio bounds SSH mode's overhead, not its speed-up. Target: hosts/local
-# <= 1.5. Outputs are compared once. Median of RUNS (3).
+# <= 1.5. Outputs are compared once. Each configuration runs RUNS (3)
+# times in turn with local mode; the ratio is the median of the pairs'.
+# HOSTS and MODES (see below) run a part of the table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE=${1:-1G}
@@ -44,18 +46,29 @@ job() { # out extra-args...
 	rm -rf "$out"
 	"$BIN/mrrun" -q -input "$f" -output "$out" -mapper "$MAPPER" -combiner sum -reducer sum -numReduceTasks 2 "$@"
 }
-# median OUT ARGS...: prints the median wall time of RUNS runs of job
-median() {
-	local t=() s
+# pair OUT ARGS...: runs the job in local mode and then with ARGS, RUNS
+# times in turn, so that both see the machine in the same state; prints
+# the median local time, the median time with ARGS and the median of the
+# per-pair ratios.
+pair() {
+	local out=$1 l=() h=() r=() s a b
+	shift
 	for ((i = 0; i < RUNS; i++)); do
 		s=$(date +%s.%N)
-		job "$@" >/dev/null
-		t+=("$(echo "$(date +%s.%N) - $s" | bc -l)")
+		job "$WORK/local" -j 2 >/dev/null
+		a=$(echo "$(date +%s.%N) - $s" | bc -l)
+		s=$(date +%s.%N)
+		job "$out" "$@" >/dev/null
+		b=$(echo "$(date +%s.%N) - $s" | bc -l)
+		l+=("$a") h+=("$b") r+=("$(echo "$b / $a" | bc -l)")
 	done
-	printf '%s\n' "${t[@]}" | sort -g | sed -n "$(((RUNS + 1) / 2))p"
+	local mid=$(((RUNS + 1) / 2))
+	printf '%s %s %s\n' "$(printf '%s\n' "${l[@]}" | sort -g | sed -n "${mid}p")" \
+		"$(printf '%s\n' "${h[@]}" | sort -g | sed -n "${mid}p")" \
+		"$(printf '%s\n' "${r[@]}" | sort -g | sed -n "${mid}p")"
 }
 ssh=(-ssh "ssh -F $LAB_DIR/ssh_config")
-echo "top-URLs job on $SIZE: local vs 3 lab hosts; median of $RUNS; $(nproc) cores; load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "top-URLs job on $SIZE: local vs 3 lab hosts, run in turn; median of $RUNS; $(nproc) cores; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 job "$WORK/local" -j 2
 same() { # name out: the job's output is the local one
 	cmp -s <(cat "$WORK"/local/part-* | sort) <(cat "$2"/part-* | sort) || {
@@ -63,13 +76,15 @@ same() { # name out: the job's output is the local one
 		exit 1
 	}
 }
-lt=$(median "$WORK/local" -j 2)
-printf '%-52s %7.2f s\n' "local (-j 2)" "$lt"
 # Each lab host sees the machine's 2 cores, so by default it runs 2 tasks
 # at once: 6 on 2 cores. With 1/HOST (GNU parallel's slot syntax) each
-# runs 1: 3 on 2 cores, closer to local mode's 2.
-for hs in h1,h2,h3 1/h1,1/h2,1/h3; do
-	for mode in "relay" "direct" "relay --shared-input" "direct --shared-input"; do
+# runs 1: 3 on 2 cores, closer to local mode's 2. HOSTS and MODES choose
+# among them (MODES is a list of shuffle modes separated by commas, each
+# relay or direct, with --shared-input or not).
+IFS=' ' read -r -a hostsets <<<"${HOSTS:-h1,h2,h3 1/h1,1/h2,1/h3}"
+IFS=',' read -r -a modes <<<"${MODES:-relay,direct,relay --shared-input,direct --shared-input}"
+for hs in "${hostsets[@]}"; do
+	for mode in "${modes[@]}"; do
 		# shellcheck disable=SC2086 # mode is words
 		args=(-hosts "$hs" "${ssh[@]}" --shuffle $mode)
 		name="-hosts $hs --shuffle $mode"
@@ -78,8 +93,8 @@ for hs in h1,h2,h3 1/h1,1/h2,1/h3; do
 			continue
 		fi
 		same "$mode" "$WORK/hosts"
-		t=$(median "$WORK/hosts" "${args[@]}")
-		printf '%-52s %7.2f s  ratio %.2f (target <= 1.5)\n' "$name" "$t" "$(echo "$t / $lt" | bc -l)"
+		read -r lt t ratio < <(pair "$WORK/hosts" "${args[@]}")
+		printf '%-52s %6.2f s, local %5.2f s: ratio %.2f (target <= 1.5)\n' "$name" "$t" "$lt" "$ratio"
 	done
 done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -517,12 +517,8 @@ func TestRunnerLeavesNothing(t *testing.T) {
 	check := func(when string) {
 		t.Helper()
 		for _, h := range lab.Hosts {
-			out := lab.Run(t, h, `ls -A /tmp; for f in `+lab.Scratch+`/pid.*; do [ -e "$f" ] || continue; p=$(cat "$f"); [ -n "$p" ] || continue; s=$(cut -d' ' -f3 /proc/$p/stat 2>/dev/null); if [ -n "$s" ] && [ "$s" != Z ]; then echo "mapper $p left: $s"; fi; done`)
-			if out != "" {
-				t.Errorf("%s after %s: %q", h, when, out)
-			}
-			if ps, err := lab.Processes(h); err != nil || len(ps) != 0 {
-				t.Errorf("%s after %s: processes %q, %v", h, when, ps, err)
+			if left := lab.Leftovers(t, h); len(left) != 0 {
+				t.Errorf("%s after %s: %q", h, when, left)
 			}
 		}
 	}

@@ -87,12 +87,8 @@ func TestSignalHosts(t *testing.T) {
 			}
 			// mrrun has ended: nothing of the job may remain on the hosts.
 			for _, h := range lab.Hosts {
-				left := lab.Run(t, h, `ls -A /tmp; for f in `+lab.Scratch+`/pid.*; do [ -e "$f" ] || continue; p=$(cat "$f"); [ -n "$p" ] || continue; s=$(cut -d' ' -f3 /proc/$p/stat 2>/dev/null); if [ -n "$s" ] && [ "$s" != Z ]; then echo "mapper $p left: $s"; fi; done`)
-				if left != "" {
+				if left := lab.Leftovers(t, h); len(left) != 0 {
 					t.Errorf("%s after %v: %q", h, c.sig, left)
-				}
-				if ps, err := lab.Processes(h); err != nil || len(ps) != 0 {
-					t.Errorf("%s after %v: processes %q, %v", h, c.sig, ps, err)
 				}
 				lab.Run(t, h, "rm -f "+lab.Scratch+"/pid.*")
 			}

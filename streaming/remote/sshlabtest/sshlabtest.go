@@ -78,6 +78,28 @@ func (l *Lab) Run(t testing.TB, host, cmdline string) string {
 	return string(out)
 }
 
+// Leftovers lists what a job left on host: the entries of the host's
+// /tmp (where workers keep their scratch directories), the commands
+// still running among those that wrote their pid to a file
+// Scratch/pid.* (an empty file is a command killed before it wrote), and
+// every process besides sshd's (see Processes). Nothing, for a job that
+// cleaned up after itself.
+func (l *Lab) Leftovers(t testing.TB, host string) []string {
+	t.Helper()
+	out := l.Run(t, host, `ls -A /tmp; for f in `+l.Scratch+`/pid.*; do [ -e "$f" ] || continue; p=$(cat "$f"); [ -n "$p" ] || continue; s=$(cut -d' ' -f3 /proc/$p/stat 2>/dev/null); if [ -n "$s" ] && [ "$s" != Z ]; then echo "command $p left: $s"; fi; done`)
+	var left []string
+	for l := range strings.Lines(out) {
+		if l = strings.TrimSpace(l); l != "" {
+			left = append(left, l)
+		}
+	}
+	ps, err := l.Processes(host)
+	if err != nil {
+		return append(left, err.Error())
+	}
+	return append(left, ps...)
+}
+
 // Processes returns the pids and command lines of the processes running
 // on host (in its network namespace), sshd's own left out.
 func (l *Lab) Processes(host string) ([]string, error) {

@@ -88,9 +88,9 @@ func (l *Lab) Leftovers(t testing.TB, host string) []string {
 	t.Helper()
 	out := l.Run(t, host, `ls -A /tmp; for f in `+l.Scratch+`/pid.*; do [ -e "$f" ] || continue; p=$(cat "$f"); [ -n "$p" ] || continue; s=$(cut -d' ' -f3 /proc/$p/stat 2>/dev/null); if [ -n "$s" ] && [ "$s" != Z ]; then echo "command $p left: $s"; fi; done`)
 	var left []string
-	for l := range strings.Lines(out) {
-		if l = strings.TrimSpace(l); l != "" {
-			left = append(left, l)
+	for line := range strings.Lines(out) {
+		if line = strings.TrimSpace(line); line != "" {
+			left = append(left, line)
 		}
 	}
 	ps, err := l.Processes(host)

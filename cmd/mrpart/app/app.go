@@ -16,6 +16,7 @@ import (
 	"github.com/mrpipe/mrpipe/cmd/internal/cliutil"
 	"github.com/mrpipe/mrpipe/extsort"
 	"github.com/mrpipe/mrpipe/shuffle"
+	"github.com/mrpipe/mrpipe/split"
 	"github.com/mrpipe/mrpipe/streaming"
 	"github.com/urfave/cli/v2"
 )
@@ -330,7 +331,7 @@ func run(c *cli.Context) error {
 		return cliutil.Exit(2, err)
 	}
 	for _, f := range cf.files {
-		if err := copyInput(ctx, w, f, c.App.Reader); err != nil {
+		if err := copyInput(ctx, w, f, c.App.Reader, cf.term); err != nil {
 			w.Abort()
 			return failure(ctx, err)
 		}
@@ -359,7 +360,10 @@ type inputError struct{ err error }
 
 func (e *inputError) Error() string { return e.err.Error() }
 
-func copyInput(ctx context.Context, w io.Writer, name string, stdin io.Reader) error {
+// copyInput writes the records of input name to w; a last record
+// without a terminator gets one, so that the next input's first record
+// stays apart from it.
+func copyInput(ctx context.Context, w io.Writer, name string, stdin io.Reader, term byte) error {
 	var r io.Reader
 	if name == "-" {
 		r = stdin
@@ -374,6 +378,7 @@ func copyInput(ctx context.Context, w io.Writer, name string, stdin io.Reader) e
 		defer f.Close()
 		r = f
 	}
+	r = split.Terminated(r, term)
 	buf := make([]byte, 1<<20)
 	for {
 		n, err := r.Read(buf)

@@ -15,6 +15,7 @@ import (
 	"github.com/mrpipe/mrpipe/cmd/internal/cliutil"
 	mapapp "github.com/mrpipe/mrpipe/cmd/mrmap/app"
 	"github.com/mrpipe/mrpipe/shuffle"
+	"github.com/mrpipe/mrpipe/split"
 	"github.com/mrpipe/mrpipe/streaming"
 	"github.com/urfave/cli/v2"
 )
@@ -125,7 +126,7 @@ func run(c *cli.Context) error {
 	if len(files) == 0 {
 		files = []string{"-"}
 	}
-	in, closeAll, err := openAll(files)
+	in, closeAll, err := openAll(files, s.Proto.Terminator())
 	if err != nil {
 		if shuffle.IsVerifyError(err) {
 			return cliutil.Exit(1, err)
@@ -163,7 +164,7 @@ func run(c *cli.Context) error {
 }
 
 // openAll opens the files (- is standard input) as one reader.
-func openAll(files []string) (io.Reader, func(), error) {
+func openAll(files []string, term byte) (io.Reader, func(), error) {
 	var rs []io.Reader
 	var fs []io.ReadCloser
 	closeAll := func() {
@@ -173,7 +174,7 @@ func openAll(files []string) (io.Reader, func(), error) {
 	}
 	for _, name := range files {
 		if name == "-" {
-			rs = append(rs, os.Stdin)
+			rs = append(rs, split.Terminated(os.Stdin, term))
 			continue
 		}
 		fi, err := os.Stat(name)
@@ -204,7 +205,8 @@ func openAll(files []string) (io.Reader, func(), error) {
 			return nil, nil, fmt.Errorf("cannot read: %s: %w", name, err)
 		}
 		fs = append(fs, f)
-		rs = append(rs, f)
+		// A file without a final terminator does not run into the next.
+		rs = append(rs, split.Terminated(f, term))
 	}
 	return io.MultiReader(rs...), closeAll, nil
 }

@@ -226,14 +226,22 @@ func (c *Command) Run(ctx context.Context, in io.Reader, out func(chunk []byte) 
 	setPipeSize(outR)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, errW
 	err = cmd.Start()
+	// keepR, our copy of the read end of the command's stdin pipe, stays
+	// open until the command has exited: the bytes then left in the pipe
+	// are input it never read. (A command that exits without reading an
+	// input small enough for the pipe makes no write of ours fail.)
+	var keepR *os.File
 	if direct == nil {
-		inR.Close()
+		keepR = inR
 	}
 	outW.Close()
 	errW.Close()
 	if err != nil {
 		if inW != nil {
 			inW.Close()
+		}
+		if keepR != nil {
+			keepR.Close()
 		}
 		outR.Close()
 		errR.Close()
@@ -353,26 +361,33 @@ func (c *Command) Run(ctx context.Context, in io.Reader, out func(chunk []byte) 
 		c.scanStderr(errR, tail)
 	}()
 	wg.Wait()
-	// The feeder ends when the command has gone (its writes fail), unless
-	// it is blocked reading our input, which only the reader can end; when
-	// the run is cancelled we do not wait for that.
-	select {
-	case <-fed:
-		st.InRecords, st.InBytes, early = fst.InRecords, fst.InBytes, fearly
-	case <-ctx.Done():
-		if direct == nil && spliced == nil {
-			inW.Close()
-		}
-	}
 	// Wait for the command to exit without reaping it, so that a kill
-	// racing with its exit cannot reach another process that got its pid;
-	// then allow no more kills, and reap it.
+	// racing with its exit cannot reach another process that got its pid.
 	for {
 		var info unix.Siginfo
 		if err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil); err != unix.EINTR {
 			break
 		}
 	}
+	// What is left in the stdin pipe was never read. Closing our read end
+	// then makes the feeder's writes fail, if it is still writing.
+	var unread bool
+	if keepR != nil {
+		unread = pipeFill(keepR) > 0
+		keepR.Close()
+	}
+	// The feeder ends when the command has gone (its writes fail), unless
+	// it is blocked reading our input, which only the reader can end; when
+	// the run is cancelled we do not wait for that.
+	select {
+	case <-fed:
+		st.InRecords, st.InBytes, early = fst.InRecords, fst.InBytes, fearly || unread
+	case <-ctx.Done():
+		if direct == nil && spliced == nil {
+			inW.Close()
+		}
+	}
+	// Allow no more kills, and reap the command.
 	stop()
 	killOnce.Do(func() {})
 	werr := cmd.Wait()

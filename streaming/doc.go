@@ -39,8 +39,9 @@
 // passes through after a one-line warning.
 //
 // A command fails when it exits non-zero, is killed by a signal, or exits
-// before reading all its input (a write to it fails with EPIPE, or it left
-// the offset of a direct input short of the end). The
+// before reading all its input (a write to it fails with EPIPE, bytes are
+// left in its stdin pipe when it exits, or it left the offset of a direct
+// input short of the end), however small the input. The
 // failure is one [*CommandError] naming the command, status or signal,
 // input, last record fed and the last [TailLines] stderr lines. When the
 // context ends, or the output callback fails, the whole process group is

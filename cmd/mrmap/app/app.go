@@ -64,8 +64,8 @@ otherwise records go through a pipe.
 
 CMD fails the run when it exits non-zero (unless
 -D stream.non.zero.exit.is.failure=false), is killed by a signal, or
-exits before reading all its input (for a FILE given as is, however small
-it is). mrmap then kills what is left of it
+exits before reading all its input, however small. mrmap then kills
+what is left of it
 and exits 1 with one report: the command, its status or signal, the input,
 the number of the last record fed to it, and its last 20 stderr lines.
 

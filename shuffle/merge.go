@@ -60,6 +60,11 @@ func orderOf(parts []*Part, o MergeOptions) (mergeOrder, error) {
 		switch {
 		case m.ZeroTerminated != f.ZeroTerminated:
 			return mo, fmt.Errorf("%s and %s: records end differently (-z)", first.Path, pt.Path)
+		case len(m.Partitions) != len(f.Partitions) || m.Partitioner != f.Partitioner:
+			// Their partition P holds different keys: merged, a key could
+			// reach two reducers.
+			return mo, fmt.Errorf("%s and %s: partitioned differently (%d partitions, %s; %d partitions, %s)",
+				first.Path, pt.Path, len(f.Partitions), f.Partitioner, len(m.Partitions), m.Partitioner)
 		case !m.Sorted || !f.Sorted:
 		case m.Separator != f.Separator || m.KeyFields != f.KeyFields:
 			return mo, fmt.Errorf("%s and %s: sorted by different keys (separator %q, %d fields; separator %q, %d fields)",

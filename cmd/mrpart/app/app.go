@@ -100,7 +100,8 @@ func New() *cli.App {
 			&cli.StringSliceFlag{Name: "buffer-size", Aliases: []string{"S"}, Usage: "use `SIZE` of memory for sorting (as sort -S)"},
 			&cli.StringSliceFlag{Name: "temporary-directory", Aliases: []string{"T"}, Usage: "spill sorted runs to `DIR`, not $TMPDIR or /tmp"},
 			&cli.BoolFlag{Name: "zero-terminated", Aliases: []string{"z"}, Usage: "records end in NUL, not newline"},
-			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print the counters on standard error"},
+			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print the counters, the sort's runs and each partition's size on standard error"},
+			&cli.StringFlag{Name: "counters", Usage: "write the counters (Hadoop's names) to `FILE` as JSON"},
 		},
 		Action: run,
 	}
@@ -340,6 +341,11 @@ func run(c *cli.Context) error {
 	if err != nil {
 		return failure(ctx, err)
 	}
+	if c.IsSet("counters") {
+		if err := counters(m).WriteJSONFile(c.String("counters")); err != nil {
+			return cliutil.Exit(2, err)
+		}
+	}
 	if c.Bool("v") {
 		printStats(c.App.ErrWriter, m)
 	}
@@ -410,13 +416,29 @@ func failure(ctx context.Context, err error) error {
 	return cliutil.Exit(1, err)
 }
 
+// counters returns the counters of m's writer under Hadoop's names:
+// mrpart does what the output collector of a map task does, its input
+// being the map's output.
+func counters(m *shuffle.Manifest) *streaming.Counters {
+	cs := streaming.NewCounters()
+	s, g := m.Stats, streaming.GroupFramework
+	cs.Add(g, streaming.MapOutputRecords, s.InputRecords)
+	cs.Add(g, streaming.MapOutputBytes, s.InputBytes)
+	if m.Combined {
+		cs.Add(g, streaming.CombineInputRecords, s.CombineInputRecords)
+		cs.Add(g, streaming.CombineOutputRecords, s.CombineOutputRecords)
+	}
+	cs.Add(g, streaming.SpilledRecords, s.OutputRecords)
+	cs.Add(g, "Map output materialized bytes", s.FileBytes)
+	return cs
+}
+
+// printStats prints the counters, as mrmap -v does, then the sort's runs
+// and each partition's records and bytes.
 func printStats(w io.Writer, m *shuffle.Manifest) {
 	s := m.Stats
-	fmt.Fprintf(w, "input records\t%d\ninput bytes\t%d\n", s.InputRecords, s.InputBytes)
-	if m.Combined {
-		fmt.Fprintf(w, "combine input records\t%d\ncombine output records\t%d\n", s.CombineInputRecords, s.CombineOutputRecords)
-	}
-	fmt.Fprintf(w, "output records\t%d\noutput bytes\t%d\nfile bytes\t%d\n", s.OutputRecords, s.OutputBytes, s.FileBytes)
+	fmt.Fprintln(w, "mrpart: counters:")
+	counters(m).WriteSummary(w)
 	if s.SortRuns > 0 {
 		fmt.Fprintf(w, "sort runs\t%d\nspill bytes\t%d\n", s.SortRuns, s.SpillBytes)
 	}

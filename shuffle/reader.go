@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -101,6 +102,11 @@ var (
 func (pt *Part) Open() (io.ReadCloser, error) {
 	f, err := os.Open(pt.Path)
 	if err != nil {
+		if pt.Info != nil && errors.Is(err, fs.ErrNotExist) {
+			// The manifest lists it: the map output is not what was
+			// written.
+			return nil, &VerifyError{File: pt.Path, What: "missing, the manifest lists it"}
+		}
 		return nil, fmt.Errorf("%s: %w", pt.Path, unwrapPath(err))
 	}
 	return pt.newReader(f, f)

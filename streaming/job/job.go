@@ -285,6 +285,34 @@ type journalEntry struct {
 
 // prepareOutput creates OUT and OUT/_temporary (or, resuming, reads the
 // journal there) and locks it.
+// overwritable returns why --overwrite must not remove the directory
+// out, or nil: it holds the current directory, or something a job did
+// not write (a mistyped -output . or -output ~ would otherwise lose the
+// user's files).
+func overwritable(out string) error {
+	abs, err := filepath.Abs(out)
+	if err != nil {
+		return err
+	}
+	if wd, err := os.Getwd(); err == nil {
+		if rel, err := filepath.Rel(abs, wd); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return errors.New("it holds the current directory; refusing to remove it")
+		}
+	}
+	es, err := os.ReadDir(out)
+	if err != nil {
+		return err
+	}
+	for _, e := range es {
+		switch n := e.Name(); {
+		case n == SuccessName, n == JobName, n == LogsDir, n == TempDir, strings.HasPrefix(n, "part-"):
+		default:
+			return fmt.Errorf("it holds %q, which no job wrote; refusing to remove it", n)
+		}
+	}
+	return nil
+}
+
 func (d *driver) prepareOutput() error {
 	o := d.o
 	fi, err := os.Stat(d.out)
@@ -299,6 +327,9 @@ func (d *driver) prepareOutput() error {
 		case o.Resume && jerr == nil:
 			resuming = true
 		case o.Overwrite:
+			if err := overwritable(d.out); err != nil {
+				return &ConfigError{Err: fmt.Errorf("--overwrite: %s: %w", o.Output, err)}
+			}
 			if err := os.RemoveAll(d.out); err != nil {
 				return &ConfigError{Err: fmt.Errorf("--overwrite: %w", err)}
 			}

@@ -355,3 +355,42 @@ func TestSplitSizeFor(t *testing.T) {
 		}
 	}
 }
+
+// TestOverwritable: --overwrite removes a job's output, never the current
+// directory or one above it, nor a directory holding other files.
+func TestOverwritable(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	for _, n := range []string{"part-00000", SuccessName, JobName, LogsDir, TempDir} {
+		if err := os.MkdirAll(filepath.Join(out, n), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := overwritable(out); err != nil {
+		t.Errorf("a job's output: %v", err)
+	}
+	empty := filepath.Join(dir, "empty")
+	os.Mkdir(empty, 0o755)
+	if err := overwritable(empty); err != nil {
+		t.Errorf("an empty directory: %v", err)
+	}
+	os.WriteFile(filepath.Join(out, "notes.txt"), nil, 0o644)
+	if err := overwritable(out); err == nil || !strings.Contains(err.Error(), `"notes.txt"`) {
+		t.Errorf("a directory with notes.txt: %v", err)
+	}
+	os.Remove(filepath.Join(out, "notes.txt"))
+	// The current directory, and the directories above it.
+	t.Chdir(filepath.Join(out, LogsDir))
+	for _, d := range []string{".", "..", out, dir} {
+		if err := overwritable(d); err == nil || !strings.Contains(err.Error(), "current directory") {
+			t.Errorf("overwritable(%q) from %s: %v", d, filepath.Join(out, LogsDir), err)
+		}
+	}
+	// A sibling whose name starts like the current directory's is fine.
+	sib := filepath.Join(out, LogsDir+"x")
+	os.Mkdir(sib, 0o755)
+	t.Chdir(filepath.Join(out, LogsDir))
+	if err := overwritable(filepath.Join("..", LogsDir+"x")); err != nil {
+		t.Errorf("a sibling: %v", err)
+	}
+}

@@ -60,7 +60,8 @@ The job works in OUT/_temporary; part files appear only when every task
 has succeeded. A task attempt that fails is retried; when a task has
 failed on every attempt the job fails with the last attempt's report
 (command, status, split, record number, stderr tail) and OUT holds no
-part files. An existing OUT is refused unless --overwrite. When mrrun
+part files. An existing OUT is refused unless --overwrite (which refuses
+an OUT holding files no job wrote, or the current directory). When mrrun
 itself was killed (kill -9), the same command with --resume reuses the
 finished map tasks. SIGINT and SIGTERM stop the commands and remove the
 temporary data.
@@ -105,7 +106,7 @@ func New() *cli.App {
 		&cli.BoolFlag{Name: "explain", Usage: "print the job as a shell script of mrsplit, mrmap, mrmerge, mrreduce and exit"},
 		&cli.BoolFlag{Name: "hadoop", Usage: "print the job as a Hadoop Streaming command line (mapred streaming) and exit"},
 		&cli.BoolFlag{Name: "resume", Usage: "continue a job whose driver was killed, reusing its finished map tasks"},
-		&cli.BoolFlag{Name: "overwrite", Usage: "replace an existing OUT"},
+		&cli.BoolFlag{Name: "overwrite", Usage: "replace an existing OUT that holds a job's output"},
 		&cli.BoolFlag{Name: "keep-temp", Usage: "keep OUT/_temporary (map outputs, journal)"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "report every task attempt and all counters"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only errors"},

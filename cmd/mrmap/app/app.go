@@ -156,8 +156,8 @@ func JoinCommand(words []string) string {
 // CommonFlags are the flags mrmap shares with mrreduce.
 func CommonFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringSliceFlag{Name: "define", Aliases: []string{"D"}, Usage: "set job property `KEY=VALUE` (exported to CMD as KEY with non-alphanumerics as _)"},
-		&cli.StringSliceFlag{Name: "cmdenv", Usage: "export `NAME=VALUE` to CMD"},
+		&cli.StringSliceFlag{Name: "define", Aliases: []string{"D"}, KeepSpace: true, Usage: "set job property `KEY=VALUE` (exported to CMD as KEY with non-alphanumerics as _)"},
+		&cli.StringSliceFlag{Name: "cmdenv", KeepSpace: true, Usage: "export `NAME=VALUE` to CMD"},
 		&cli.StringFlag{Name: "field-separator", Aliases: []string{"t"}, Usage: "key/value separator `SEP` (one byte; \\t \\0 allowed)", DefaultText: "TAB"},
 		&cli.StringFlag{Name: "key-fields", Usage: "the key is the first `N` separated fields", DefaultText: "1"},
 		&cli.BoolFlag{Name: "zero-terminated", Aliases: []string{"z"}, Usage: "records end in NUL, not newline"},

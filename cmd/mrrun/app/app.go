@@ -90,17 +90,17 @@ var unsupported = []string{"inputformat", "outputformat", "io", "inputreader", "
 // New returns mrrun's cli.App.
 func New() *cli.App {
 	flags := []cli.Flag{
-		&cli.StringSliceFlag{Name: "input", Usage: "read `PATH` (file, directory, glob; comma lists allowed; repeatable; with -hosts, HOST:PATH is on that host)"},
+		&cli.StringSliceFlag{Name: "input", KeepSpace: true, Usage: "read `PATH` (file, directory, glob; comma lists allowed; repeatable; with -hosts, HOST:PATH is on that host)"},
 		&cli.StringFlag{Name: "output", Usage: "write the job's output to the directory `OUT`"},
 		&cli.StringFlag{Name: "mapper", Usage: "run `CMD` (sh -c) as the mapper"},
 		&cli.StringFlag{Name: "combiner", Usage: "run `CMD` or a built-in as the combiner"},
 		&cli.StringFlag{Name: "reducer", Usage: "run `CMD`, a built-in, aggregate, or NONE (map-only) as the reducer"},
 		&cli.StringFlag{Name: "numReduceTasks", Usage: "run `R` reduce tasks (0: map-only)", DefaultText: "1"},
 		&cli.StringFlag{Name: "partitioner", Usage: "partition by `CLASS` (KeyFieldBasedPartitioner)"},
-		&cli.StringSliceFlag{Name: "D", Aliases: []string{"jobconf"}, Usage: "set job property `KEY=VALUE`"},
-		&cli.StringSliceFlag{Name: "cmdenv", Usage: "export `NAME=VALUE` to the commands"},
-		&cli.StringSliceFlag{Name: "file", Usage: "ship `FILE` to the tasks' working directory"},
-		&cli.StringSliceFlag{Name: "files", Usage: "ship the comma-separated `FILES`"},
+		&cli.StringSliceFlag{Name: "D", Aliases: []string{"jobconf"}, KeepSpace: true, Usage: "set job property `KEY=VALUE`"},
+		&cli.StringSliceFlag{Name: "cmdenv", KeepSpace: true, Usage: "export `NAME=VALUE` to the commands"},
+		&cli.StringSliceFlag{Name: "file", KeepSpace: true, Usage: "ship `FILE` to the tasks' working directory"},
+		&cli.StringSliceFlag{Name: "files", KeepSpace: true, Usage: "ship the comma-separated `FILES`"},
 		&cli.BoolFlag{Name: "lazyOutput", Usage: "create no empty part files"},
 		&cli.StringFlag{Name: "jobs", Aliases: []string{"j"}, Usage: "run `N` tasks at once", DefaultText: "number of CPUs"},
 		&cli.BoolFlag{Name: "explain", Usage: "print the job as a shell script of mrsplit, mrmap, mrmerge, mrreduce and exit"},

@@ -98,9 +98,7 @@ func Explain(o *Options, w io.Writer) error {
 			opt = append(opt, "--combiner", q(c))
 		}
 		if sp.KeyPartitioner != "" {
-			if sp.KeyFieldSep != string(sp.Proto.Key.Sep()) {
-				p("\t# note: mrmap partitions key fields by the key separator %q, not %q\n", string(sp.Proto.Key.Sep()), sp.KeyFieldSep)
-			}
+			// (mrmap reads -D mapreduce.map.output.key.field.separator.)
 			opt = append(opt, "-k", q(sp.KeyPartitioner))
 		}
 		if sp.Comparator != "" {

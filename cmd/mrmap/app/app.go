@@ -236,6 +236,19 @@ func ParseCommon(c *cli.Context, mapSide bool) (*Setup, error) {
 		}
 		s.Proto.Key.Fields = n
 	}
+	// On the reduce side, without a map output separator, Hadoop's
+	// stream.reduce.input.field.separator says where keys end (as in
+	// mrrun, for the built-ins).
+	if _, ok := s.Task.ConfValue(sepProp); !ok && !mapSide {
+		const redProp = "stream.reduce.input.field.separator"
+		if v, ok := s.Task.ConfValue(redProp); ok {
+			sep, err := streaming.ParseSeparator(v)
+			if err != nil {
+				return nil, cliutil.Usagef("-D %s: %v", redProp, err)
+			}
+			s.Proto.Key.Separator = sep
+		}
+	}
 	if c.IsSet("t") {
 		sep, err := streaming.ParseSeparator(c.String("t"))
 		if err != nil {

@@ -96,7 +96,18 @@ func parseShuffle(c *cli.Context, s *Setup) (*shuffleSetup, error) {
 				keys[i] = "-k" + k
 			}
 		}
-		p, err := shuffle.NewKeyFieldPartitioner(r, strings.Join(keys, " "), o.Key.Sep())
+		// The fields are the key's, cut at the key separator, unless
+		// mapreduce.map.output.key.field.separator says otherwise (as in
+		// Hadoop).
+		sep := o.Key.Sep()
+		if v, ok := s.Task.ConfValue("mapreduce.map.output.key.field.separator"); ok {
+			ks, err := streaming.ParseSeparator(v)
+			if err != nil {
+				return nil, cliutil.Usagef("-D mapreduce.map.output.key.field.separator: %v", err)
+			}
+			sep = ks[0]
+		}
+		p, err := shuffle.NewKeyFieldPartitioner(r, strings.Join(keys, " "), sep)
 		if err != nil {
 			return nil, cliutil.Usagef("-k: %v", err)
 		}

@@ -36,17 +36,26 @@ func isTerminal(w io.Writer) bool {
 	return err == nil
 }
 
-// termWidth returns the width of the terminal w (0 when unknown).
-func termWidth(w io.Writer) int {
+// termSize returns the columns and rows of the terminal w (0 when
+// unknown).
+func termSize(w io.Writer) (cols, rows int) {
 	f, ok := w.(*os.File)
 	if !ok {
-		return 0
+		return 0, 0
 	}
 	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
 	if err != nil {
-		return 0
+		return 0, 0
 	}
-	return int(ws.Col)
+	return int(ws.Col), int(ws.Row)
+}
+
+// fitsBars reports whether the terminal w has room for bars: a terminal
+// that says it has no columns or no rows (a pseudo-terminal nobody sized)
+// gets lines, since the bars would draw nothing there.
+func fitsBars(w io.Writer) bool {
+	cols, rows := termSize(w)
+	return cols > 0 && rows > 0
 }
 
 func newProgress(ctx context.Context, o *Options) progress {
@@ -58,7 +67,7 @@ func newProgress(ctx context.Context, o *Options) progress {
 	switch {
 	case o.Quiet || o.Progress == ProgressOff:
 		return &lines{w: w}
-	case tty && termWidth(w) > 0:
+	case tty && fitsBars(w):
 		return newBars(ctx, w, o.Name)
 	}
 	return &lines{w: w, name: o.Name, show: true, start: time.Now()}

@@ -520,7 +520,24 @@ func (w *Writer) Close() (*Manifest, error) {
 		w.err = err
 		return nil, err
 	}
+	removeStaleParts(w.dir, len(parts))
 	return m, nil
+}
+
+// removeStaleParts removes the part files of partitions n and up from dir:
+// left by an earlier writer with more partitions, they would be taken for
+// this one's by anyone reading dir/part-*.
+func removeStaleParts(dir string, n int) {
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range es {
+		var p int
+		if _, err := fmt.Sscanf(e.Name(), "part-%d", &p); err == nil && p >= n && e.Name() == PartName(p) {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 // Abort gives up: it stops the sort and combiner and removes the

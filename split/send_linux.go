@@ -42,6 +42,8 @@ func SendRange(w, src *os.File, start, end int64) (int64, error) {
 		return copyRange(w, src, off, end, total)
 	}
 	sfd := int(src.Fd())
+	wfd := -1
+	rc.Control(func(fd uintptr) { wfd = int(fd) })
 	useSplice := true
 	for off < end {
 		var n int
@@ -57,11 +59,25 @@ func SendRange(w, src *os.File, start, end int64) (int64, error) {
 			}
 			return serr != unix.EAGAIN
 		})
+		if n > 0 {
+			total += int64(n)
+		}
+		if serr == unix.EAGAIN && werr != nil {
+			// w is not in Go's poller (standard output is a blocking
+			// file Go does not poll): wait for room ourselves.
+			if perr := waitWritable(wfd); perr != nil {
+				return total, &os.PathError{Op: "write", Path: w.Name(), Err: perr}
+			}
+			continue
+		}
 		if serr == nil && werr != nil {
 			serr = werr
 		}
-		if n > 0 {
-			total += int64(n)
+		if serr == unix.EPIPE && (wfd == 1 || wfd == 2) {
+			// As for any write to a closed standard output: die of
+			// SIGPIPE, quietly, as GNU tools do (the Go runtime raises it
+			// for os.File writes on descriptors 1 and 2, not for splice).
+			w.Write([]byte{'\n'})
 		}
 		switch {
 		case serr == nil && n == 0:
@@ -76,6 +92,17 @@ func SendRange(w, src *os.File, start, end int64) (int64, error) {
 		}
 	}
 	return total, nil
+}
+
+// waitWritable waits until fd has room for a write (or an error to
+// report, which the next write returns).
+func waitWritable(fd int) error {
+	for {
+		_, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}, -1)
+		if err != unix.EINTR {
+			return err
+		}
+	}
 }
 
 func copyRange(w io.Writer, src *os.File, off, end, total int64) (int64, error) {

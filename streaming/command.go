@@ -358,7 +358,12 @@ func (c *Command) Run(ctx context.Context, in io.Reader, out func(chunk []byte) 
 	go func() { // stderr
 		defer wg.Done()
 		defer errR.Close()
-		c.scanStderr(errR, tail)
+		if err := c.scanStderr(errR, tail); err != nil && c.Stderr != os.Stderr {
+			// The command's stderr would be lost (its log's disk is
+			// full): the run fails. (Our own stderr failing, there is
+			// nowhere to say so.)
+			fail(fmt.Errorf("%s %s: its stderr: %w", c.Role, ShellQuote(c.Cmd), err))
+		}
 	}()
 	wg.Wait()
 	// Wait for the command to exit without reaping it, so that a kill
@@ -629,9 +634,15 @@ func setPipeSize(f *os.File) {
 	_, _ = unix.FcntlInt(f.Fd(), unix.F_SETPIPE_SZ, pipeSize)
 }
 
-// scanStderr parses the command's stderr line by line.
-func (c *Command) scanStderr(r io.Reader, tail *tail) {
+// scanStderr parses the command's stderr line by line. It returns the
+// first error writing to c.Stderr (a log file on a full disk), and reads
+// on to the end all the same.
+func (c *Command) scanStderr(r io.Reader, tail *tail) error {
+	var werr error
 	pass := c.Stderr
+	if pass != nil {
+		pass = errWriter{pass, &werr}
+	}
 	warn := c.Warn
 	if warn == nil {
 		warn = pass
@@ -645,7 +656,7 @@ func (c *Command) scanStderr(r io.Reader, tail *tail) {
 	for {
 		chunk, err := cr.Next()
 		if err != nil {
-			return
+			return werr
 		}
 		buf = buf[:0]
 		_ = Lines(chunk, '\n', func(line []byte) error {
@@ -736,4 +747,21 @@ func spliceRange(w, src *os.File, start, end int64) (sent int64, epipe bool, err
 	runtime.KeepAlive(w)
 	runtime.KeepAlive(src)
 	return off - start, false, nil
+}
+
+// errWriter is w keeping its first write error in *err; later writes are
+// dropped.
+type errWriter struct {
+	w   io.Writer
+	err *error
+}
+
+func (e errWriter) Write(p []byte) (int, error) {
+	if *e.err != nil {
+		return len(p), nil
+	}
+	if _, err := e.w.Write(p); err != nil {
+		*e.err = err
+	}
+	return len(p), nil
 }

@@ -147,12 +147,18 @@ func (c *Counters) WriteJSONFile(path string) error {
 	if err != nil {
 		return fmt.Errorf("counters: %w", err)
 	}
-	if err := c.WriteJSON(f); err != nil {
-		f.Close()
-		return fmt.Errorf("counters: %s: %w", path, err)
+	err = c.WriteJSON(f)
+	fi, serr := f.Stat()
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("counters: %s: %w", path, err)
+	if err != nil {
+		// No partial file is left to be read as the counters (a device
+		// such as /dev/full stays).
+		if serr == nil && fi.Mode().IsRegular() {
+			os.Remove(path)
+		}
+		return fmt.Errorf("counters: %w", err)
 	}
 	return nil
 }

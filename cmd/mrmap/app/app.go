@@ -321,7 +321,9 @@ func (s *Setup) Command(role streaming.Role, cmd string) *streaming.Command {
 func (s *Setup) Finish(c *cli.Context, err error) error {
 	if c.IsSet("counters") {
 		if werr := s.Counters.WriteJSONFile(c.String("counters")); werr != nil && err == nil {
-			err = cliutil.Exit(2, werr)
+			// An output that could not be written: exit 1, as for the
+			// records.
+			err = cliutil.Exit(1, werr)
 		}
 	}
 	if s.Verbose {

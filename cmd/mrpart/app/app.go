@@ -343,7 +343,7 @@ func run(c *cli.Context) error {
 	}
 	if c.IsSet("counters") {
 		if err := counters(m).WriteJSONFile(c.String("counters")); err != nil {
-			return cliutil.Exit(2, err)
+			return cliutil.Exit(1, err)
 		}
 	}
 	if c.Bool("v") {

@@ -141,7 +141,7 @@ func (w *runWriter) write(p []byte) error {
 }
 
 func (w *runWriter) fail(err error) error {
-	return fmt.Errorf("write failed: %s: %s", w.f.Name(), errText(unwrapPath(err)))
+	return &SpillError{Path: w.f.Name(), Err: unwrapPath(err)}
 }
 
 func (w *runWriter) finish() (int64, error) {

@@ -313,6 +313,16 @@ func (s *Sorter) finish(ctx context.Context, tmp *temps, kept []*arena, runs []*
 	return st, err
 }
 
+// SpillError reports a failed write of a sorted run to a temporary file
+// (a full -T directory): a failure of the run, not of its input.
+type SpillError struct {
+	Path string
+	Err  error
+}
+
+func (e *SpillError) Error() string { return "write failed: " + e.Path + ": " + errText(e.Err) }
+func (e *SpillError) Unwrap() error { return e.Err }
+
 // OutputError reports a failed write to the output.
 type OutputError struct{ Err error }
 

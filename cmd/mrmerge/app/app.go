@@ -139,7 +139,8 @@ func run(c *cli.Context) error {
 		return cliutil.Exit(1, err)
 	}
 	var oe *extsort.OutputError
-	if errors.As(err, &oe) {
+	var se *extsort.SpillError
+	if errors.As(err, &oe) || errors.As(err, &se) {
 		return cliutil.Exit(1, err)
 	}
 	return cliutil.Exit(2, err)

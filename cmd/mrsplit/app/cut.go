@@ -103,16 +103,26 @@ func openInput(name string, needFile bool) (*input, error) {
 		return in, nil
 	}
 	// -n needs the size: copy to an unlinked temporary file.
+	label := name
+	if name == "-" {
+		label = "standard input"
+	}
 	tmp, err := os.CreateTemp("", "mrsplit-")
 	if err != nil {
 		in.close()
-		return nil, err
+		return nil, &spoolError{fmt.Errorf("cannot copy %s to a temporary file: %s", label, cliutil.Strerror(err))}
 	}
 	os.Remove(tmp.Name())
-	n, err := io.CopyBuffer(tmp, dec, make([]byte, readSize))
+	var werr error
+	n, err := io.CopyBuffer(errWriter{tmp, &werr}, dec, make([]byte, readSize))
 	if err != nil {
 		tmp.Close()
 		in.close()
+		if werr != nil {
+			// The temporary file, not the input, failed (a full
+			// $TMPDIR): a failure of the run.
+			return nil, &spoolError{fmt.Errorf("cannot copy %s to a temporary file: %s: %s", label, tmp.Name(), cliutil.Strerror(werr))}
+		}
 		return nil, fmt.Errorf("%s: %s", name, cliutil.Strerror(err))
 	}
 	prevClose := in.close
@@ -324,10 +334,34 @@ func signame(s syscall.Signal) string {
 	return fmt.Sprint(int(s))
 }
 
+// spoolError is a failure to copy standard input to a temporary file:
+// exit status 1, as for the outputs.
+type spoolError struct{ err error }
+
+func (e *spoolError) Error() string { return e.err.Error() }
+
+// errWriter is w keeping its write error in *err.
+type errWriter struct {
+	w   io.Writer
+	err *error
+}
+
+func (e errWriter) Write(p []byte) (int, error) {
+	n, err := e.w.Write(p)
+	if err != nil {
+		*e.err = err
+	}
+	return n, err
+}
+
 func cut(c *cli.Context, cfg *config) error {
 	needFile := cfg.mode == 'n' && cfg.chunks.kind != 'r'
 	in, err := openInput(cfg.input, needFile)
 	if err != nil {
+		var se *spoolError
+		if errors.As(err, &se) {
+			return cliutil.Exit(1, err)
+		}
 		return cliutil.Exit(2, err)
 	}
 	defer in.close()

@@ -239,6 +239,10 @@ type stdoutWriter struct{ w io.Writer }
 func (s stdoutWriter) Write(p []byte) (int, error) {
 	n, err := s.w.Write(p)
 	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // "write /dev/stdout: " would be said twice
+		}
 		err = &os.PathError{Op: "write", Path: "'standard output'", Err: err}
 	}
 	return n, err

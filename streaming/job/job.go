@@ -928,6 +928,7 @@ func (d *driver) writeReport() error {
 	}
 	tmp := filepath.Join(d.out, "."+JobName+".tmp")
 	if err := os.WriteFile(tmp, append(b, '\n'), 0o666); err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("%s: %w", JobName, err)
 	}
 	return os.Rename(tmp, filepath.Join(d.out, JobName))

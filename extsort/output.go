@@ -12,29 +12,46 @@ import (
 // written to a temporary file beside it, renamed over it by Commit. A
 // failed or interrupted sort leaves the previous file (if any) untouched,
 // never a partial one. The path may also be one of the inputs (sort -o F F).
-// Paths that are not regular files (a terminal, /dev/null, a FIFO) are
-// written in place.
+// A symbolic link to a regular file is written through: the file it names
+// is replaced, the link stays. Other paths (a terminal, /dev/null, a FIFO,
+// /dev/stdout and /dev/fd/N whatever they are) are written in place.
 type OutputFile struct {
 	*os.File
-	path string
-	temp bool
+	path   string // as given, for messages
+	rename string // what the temporary file replaces: path, or the file its link names
+	temp   bool
 }
 
 // CreateOutput opens path for writing as described for OutputFile.
 func CreateOutput(path string) (*OutputFile, error) {
-	fi, err := os.Stat(path)
-	if err == nil && !fi.Mode().IsRegular() {
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
-		if err != nil {
-			return nil, fmt.Errorf("open failed: %s: %s", path, errText(unwrapPath(err)))
+	name := path // where the temporary file goes and what it replaces
+	fi, err := os.Lstat(path)
+	if err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		// /dev/stdout names whatever standard output is: only a link
+		// that leads to a regular file may be replaced through.
+		real, rerr := filepath.EvalSymlinks(path)
+		var rfi os.FileInfo
+		if rerr == nil {
+			rfi, rerr = os.Lstat(real)
 		}
-		return &OutputFile{File: f, path: path}, nil
+		if rerr == nil && rfi.Mode().IsRegular() && !strings.HasPrefix(real, "/proc/") && !strings.HasPrefix(real, "/dev/") {
+			name, fi = real, rfi
+		} else {
+			fi, err = os.Stat(path)
+			if err != nil || fi.Mode().IsRegular() {
+				// A /proc/self/fd link to a file: write it in place.
+				return openInPlace(path)
+			}
+		}
+	}
+	if err == nil && !fi.Mode().IsRegular() {
+		return openInPlace(path)
 	}
 	mode := os.FileMode(0o666)
 	if err == nil {
 		mode = fi.Mode().Perm()
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp*")
 	if err != nil {
 		return nil, fmt.Errorf("open failed: %s: %s", path, errText(unwrapPath(err)))
 	}
@@ -43,7 +60,16 @@ func CreateOutput(path string) (*OutputFile, error) {
 		os.Remove(f.Name())
 		return nil, fmt.Errorf("open failed: %s: %s", path, errText(unwrapPath(err)))
 	}
-	return &OutputFile{File: f, path: path, temp: true}, nil
+	return &OutputFile{File: f, path: path, rename: name, temp: true}, nil
+}
+
+// openInPlace opens path for writing as it is, truncated.
+func openInPlace(path string) (*OutputFile, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
+	if err != nil {
+		return nil, fmt.Errorf("open failed: %s: %s", path, errText(unwrapPath(err)))
+	}
+	return &OutputFile{File: f, path: path}, nil
 }
 
 // Write writes p to the file; errors name the output's path, not that of
@@ -63,7 +89,7 @@ func (o *OutputFile) Commit() error {
 		return fmt.Errorf("write failed: %s: %s", o.path, errText(unwrapPath(err)))
 	}
 	if o.temp {
-		if err := os.Rename(o.File.Name(), o.path); err != nil {
+		if err := os.Rename(o.File.Name(), o.rename); err != nil {
 			os.Remove(o.File.Name())
 			return fmt.Errorf("write failed: %s: %s", o.path, errText(unwrapPath(err)))
 		}

@@ -2,11 +2,11 @@ package shuffle
 
 import (
 	"bytes"
-	"fmt"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"slices"
+
+	"github.com/mrpipe/mrpipe/extsort"
 )
 
 // ReadRanges reads a ranges file: split keys, one per line (terminated by
@@ -32,25 +32,17 @@ func WriteRanges(path string, splits [][]byte, term byte) error {
 	for _, s := range splits {
 		b = append(append(b, s...), term)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	// As sort -o writes: complete or not at all, through a link, and in
+	// place for /dev/stdout and the like.
+	out, err := extsort.CreateOutput(path)
 	if err != nil {
-		return fmt.Errorf("write %s: %w", path, unwrapPath(err))
+		return err
 	}
-	_, err = tmp.Write(b)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
+	if _, err := out.Write(b); err != nil {
+		out.Abort()
+		return err
 	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", path, unwrapPath(err))
-	}
-	return nil
+	return out.Commit()
 }
 
 // Sampler keeps a uniform random sample of at most Max keys (reservoir

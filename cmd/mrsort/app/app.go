@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"syscall"
 
 	"github.com/mrpipe/mrpipe/cmd/internal/cliutil"
 	"github.com/mrpipe/mrpipe/extsort"
@@ -229,6 +230,12 @@ func run(c *cli.Context) error {
 	}
 	if errors.Is(err, context.Canceled) {
 		return cliutil.Silent(2)
+	}
+	if out != nil && errors.Is(err, syscall.EPIPE) {
+		// -o /dev/stdout into a pipe whose reader has gone: quietly, with
+		// the status of a death by SIGPIPE, as sort ends (Go raises
+		// SIGPIPE only for writes to descriptors 1 and 2).
+		return cliutil.Silent(128 + int(syscall.SIGPIPE))
 	}
 	return cliutil.Exit(2, err)
 }

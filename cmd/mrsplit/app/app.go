@@ -51,7 +51,10 @@ MRPIPE_SPLIT is set to PATH:START+LENGTH, the pieces are read straight from
 the file's byte range (no copying through one reader), and up to -j
 commands are fed at once, while as many more are started ahead, in order,
 and wait for their piece (so that shell start-up overlaps the others'
-work). A command that fails makes mrsplit exit 1.
+work). A command that fails makes mrsplit exit 1. Commands running at
+once share standard output, so what they write there interleaves; with
+-j 1 each ends before the next starts, and their outputs come in order,
+as with split.
 
 CHUNKS may be: N (N files by size), K/N (Kth of N to stdout), l/N (N files
 without splitting records), l/K/N (Kth of those to stdout), r/N (round

@@ -42,7 +42,8 @@ Exit status: 0 on success, 1 when -c or -C finds disorder, 2 on trouble.
 
 Examples:
   mrsort access.log                  sort lines as bytes
-  mrsort -t '\t' -k2,2nr counts.tsv  by the second tab-separated field, numerically, largest first
+  mrsort -t "$(printf '\t')" -k2,2nr counts.tsv
+                                     by the second tab-separated field, numerically, largest first
   mrsort -u -S 256M -o words.txt big.txt
                                      unique lines, 256 MiB of memory, output replaces words.txt
   mrsort -m part-*                   merge files that are already sorted

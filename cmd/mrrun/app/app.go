@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -349,8 +350,13 @@ func summary(c *cli.Context, o *job.Options, rep *job.Report) {
 	if rep.Reused > 0 {
 		reused = fmt.Sprintf(" (%d reused)", rep.Reused)
 	}
-	fmt.Fprintf(w, "%s: job %s %s in %.2f s: %d map tasks%s, %d reduce tasks; output in %s\n",
-		c.App.Name, rep.JobID, rep.State, rep.Seconds, rep.MapTasks, reused, rep.ReduceTasks, o.Output)
+	where := "output in " + o.Output
+	if rep.State != "succeeded" {
+		// No part files: what is there is the report.
+		where = "report in " + filepath.Join(o.Output, job.JobName)
+	}
+	fmt.Fprintf(w, "%s: job %s %s in %.2f s: %d map tasks%s, %d reduce tasks; %s\n",
+		c.App.Name, rep.JobID, rep.State, rep.Seconds, rep.MapTasks, reused, rep.ReduceTasks, where)
 	cs := streaming.NewCounters()
 	short := map[string]bool{
 		job.LaunchedMapTasks: true, job.LaunchedReduceTask: true, job.FailedMapTasks: true,

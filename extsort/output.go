@@ -24,26 +24,22 @@ type OutputFile struct {
 
 // CreateOutput opens path for writing as described for OutputFile.
 func CreateOutput(path string) (*OutputFile, error) {
+	if fdLink(path) {
+		// /dev/stdout, /dev/fd/N: an open descriptor, whatever it is,
+		// written in place (and truncated, as sort -o does).
+		return openInPlace(path)
+	}
 	name := path // where the temporary file goes and what it replaces
 	fi, err := os.Lstat(path)
 	if err == nil && fi.Mode()&os.ModeSymlink != 0 {
-		// /dev/stdout names whatever standard output is: only a link
-		// that leads to a regular file may be replaced through.
 		real, rerr := filepath.EvalSymlinks(path)
-		var rfi os.FileInfo
-		if rerr == nil {
-			rfi, rerr = os.Lstat(real)
+		if rerr != nil {
+			// A link to nothing yet: create what it names.
+			return openInPlace(path)
 		}
-		if rerr == nil && rfi.Mode().IsRegular() && !strings.HasPrefix(real, "/proc/") && !strings.HasPrefix(real, "/dev/") {
-			name, fi = real, rfi
-		} else {
-			fi, err = os.Stat(path)
-			if err != nil || fi.Mode().IsRegular() {
-				// A /proc/self/fd link to a file: write it in place.
-				return openInPlace(path)
-			}
-		}
+		name = real
 	}
+	fi, err = os.Stat(name)
 	if err == nil && !fi.Mode().IsRegular() {
 		return openInPlace(path)
 	}
@@ -61,6 +57,36 @@ func CreateOutput(path string) (*OutputFile, error) {
 		return nil, fmt.Errorf("open failed: %s: %s", path, errText(unwrapPath(err)))
 	}
 	return &OutputFile{File: f, path: path, rename: name, temp: true}, nil
+}
+
+// fdLink reports whether path names an open file descriptor: a name in a
+// /proc/PID/fd directory (/dev/fd is a link to /proc/self/fd), or a link
+// that leads through one (/dev/stdout is a link to /proc/self/fd/1).
+func fdLink(path string) bool {
+	p := path
+	for range 40 { // as the kernel, give up on long chains
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return false
+		}
+		dir, err := filepath.EvalSymlinks(filepath.Dir(abs))
+		if err != nil {
+			return false
+		}
+		if strings.HasPrefix(dir, "/proc/") && filepath.Base(dir) == "fd" {
+			return true
+		}
+		full := filepath.Join(dir, filepath.Base(abs))
+		t, err := os.Readlink(full)
+		if err != nil {
+			return false // not a link: the end of the chain
+		}
+		if !filepath.IsAbs(t) {
+			t = filepath.Join(dir, t)
+		}
+		p = t
+	}
+	return false
 }
 
 // openInPlace opens path for writing as it is, truncated.

@@ -101,6 +101,11 @@ func (p *Partitioner) String() string {
 	case kindHash:
 		return "hash"
 	case kindKeyField, kindKeyFieldString:
+		if p.sep != '\t' {
+			// Fields cut at another byte are other fields: outputs that
+			// differ in it must not be merged.
+			return fmt.Sprintf("keyfield %s (fields cut at %q)", p.options, p.sep)
+		}
 		return "keyfield " + p.options
 	default:
 		return fmt.Sprintf("totalorder %d", len(p.splits))

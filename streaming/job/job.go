@@ -305,7 +305,8 @@ func overwritable(out string) error {
 	}
 	for _, e := range es {
 		switch n := e.Name(); {
-		case n == SuccessName, n == JobName, n == LogsDir, n == TempDir, strings.HasPrefix(n, "part-"):
+		case n == SuccessName, n == JobName, n == LogsDir, n == TempDir, strings.HasPrefix(n, "part-"),
+			n == "."+JobName+".tmp": // a report a killed driver was writing
 		default:
 			return fmt.Errorf("it holds %q, which no job wrote; refusing to remove it", n)
 		}

@@ -533,6 +533,11 @@ func (r *Runner) runReduce(ctx context.Context, h *Host, t *job.ReduceTask, ins 
 		// hosts, or that were bad there: those map outputs are lost.
 		lost := &job.LostMapsError{Bad: m.LostBad}
 		for _, i := range m.Lost {
+			if i >= 0 && i < len(ins) && ins[i].loc == nil && m.LostBad {
+				// A partition the driver sent from its own copy was bad:
+				// not a map output kept on a host; the attempt fails.
+				return nil, fmt.Errorf("map output %d: %w", i, err)
+			}
 			if i < 0 || i >= len(ins) || ins[i].loc == nil {
 				return nil, fmt.Errorf("protocol error: lost map %d: %w", i, err)
 			}

@@ -64,20 +64,6 @@ func indexEither(s []byte, a, b byte) int {
 	return -1
 }
 
-// keyEqual reports whether a and b are equal; for keys of 8 to 16 bytes
-// it compares two words of each rather than calling into bytes.Equal.
-func keyEqual(a, b []byte) bool {
-	n := len(a)
-	if n != len(b) {
-		return false
-	}
-	if n < 8 || n > 16 {
-		return bytes.Equal(a, b)
-	}
-	return binary.LittleEndian.Uint64(a) == binary.LittleEndian.Uint64(b) &&
-		binary.LittleEndian.Uint64(a[n-8:]) == binary.LittleEndian.Uint64(b[n-8:])
-}
-
 // parseDigits parses v when it is 1 to 18 decimal digits and nothing
 // else (a count, most often "1"); ok is false otherwise.
 func parseDigits(v []byte) (n int64, ok bool) {

@@ -66,20 +66,6 @@ func FuzzCutKV(f *testing.F) {
 	})
 }
 
-func FuzzKeyEqual(f *testing.F) {
-	f.Add([]byte("/static/js/2.css"), []byte("/static/js/2.cs5"))
-	f.Add([]byte("12345678"), []byte("12345678"))
-	f.Add([]byte("short"), []byte("short"))
-	f.Fuzz(func(t *testing.T, a, b []byte) {
-		if got, want := keyEqual(a, b), bytes.Equal(a, b); got != want {
-			t.Fatalf("keyEqual(%q, %q) = %v", a, b, got)
-		}
-		if !keyEqual(a, bytes.Clone(a)) {
-			t.Fatalf("keyEqual(%q, copy) = false", a)
-		}
-	})
-}
-
 func TestParseDigits(t *testing.T) {
 	for _, tc := range []struct {
 		in string

@@ -115,6 +115,7 @@ func (p *PreCombiner) writeSums(chunk []byte, term byte) error {
 	var (
 		keys, vals [sumBatch][]byte
 		hashes     [sumBatch]uint32
+		k0s, k1s   [sumBatch]uint64
 	)
 	t := p.sums
 	sep, oneField := p.b.Proto.Key.Sep(), p.b.Proto.Key.N() == 1
@@ -132,12 +133,13 @@ func (p *PreCombiner) writeSums(chunk []byte, term byte) error {
 				chunk = chunk[min(i+1, len(chunk)):]
 				keys[n], vals[n], _ = p.b.Proto.Split(line)
 			}
-			hashes[n] = t.hash(keys[n])
+			k0s[n], k1s[n] = keyWords(keys[n])
+			hashes[n] = t.hash(keys[n], k0s[n], k1s[n])
 			t.touch(hashes[n])
 		}
 		for j := range n {
 			p.recNo++
-			isNew, err := t.addHashed(hashes[j], keys[j], vals[j])
+			isNew, err := t.addHashed(hashes[j], k0s[j], k1s[j], keys[j], vals[j])
 			if err != nil {
 				return fmt.Errorf("combiner %w", &BuiltinError{Name: p.b.Name, Record: p.recNo, Err: err})
 			}

@@ -1,0 +1,103 @@
+package streaming
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// checkSumTable adds keys (each with the value 1, then again with 2) to a
+// sum table and checks its records against a map's, in first-seen order.
+func checkSumTable(t *testing.T, keys [][]byte) {
+	t.Helper()
+	tab := newSumTable()
+	want := map[string]int{}
+	var order []string
+	for round, v := range []string{"1", "2"} {
+		for _, k := range keys {
+			isNew, err := tab.add(k, []byte(v))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, seen := want[string(k)]
+			if isNew == seen {
+				t.Fatalf("round %d: add(%q) new = %v, seen before = %v", round, k, isNew, seen)
+			}
+			if !seen {
+				order = append(order, string(k))
+			}
+			want[string(k)] += round + 1
+		}
+	}
+	var wantOut bytes.Buffer
+	for _, k := range order {
+		fmt.Fprintf(&wantOut, "%s\t%d\n", k, want[k])
+	}
+	out, err := tab.appendAll(nil, []byte("\t"), '\n', func(b []byte) ([]byte, error) { return b, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out, wantOut.Bytes()) {
+		t.Fatalf("records:\n%q\nwant:\n%q", out, wantOut.Bytes())
+	}
+	if tab.used != 0 || len(tab.order) != 0 {
+		t.Fatalf("table not empty after appendAll: %d used", tab.used)
+	}
+}
+
+// TestSumTableKeys covers the key encodings of the slots: keys held in a
+// slot (0 to 16 bytes) and in the arena (longer), with keys of every
+// length that differ in a single byte at every position, NUL and 0xff
+// bytes, and lengths that differ by one.
+func TestSumTableKeys(t *testing.T) {
+	var keys [][]byte
+	for n := 0; n <= 40; n++ {
+		base := []byte(strings.Repeat("abcdefghij", 5)[:n])
+		keys = append(keys, base)
+		for i := 0; i < n; i++ {
+			for _, c := range []byte{0, 'A', 0xff} {
+				k := bytes.Clone(base)
+				k[i] = c
+				keys = append(keys, k)
+			}
+		}
+		keys = append(keys, make([]byte, n), bytes.Repeat([]byte{0xff}, n))
+	}
+	checkSumTable(t, keys)
+}
+
+func FuzzSumTable(f *testing.F) {
+	f.Add([]byte("a\x00b\nab\n\x00ab\nabcdefgh\nabcdefgi\n/static/css/site.css\n/static/css/site.cs5\n"))
+	f.Add([]byte("\n\n12345678901234567\n12345678901234568\n1234\n12345\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		checkSumTable(t, bytes.Split(in, []byte("\n")))
+	})
+}
+
+// TestSumTableSpread checks that the hash of short keys spreads keys that
+// differ in few bits over the table: patterned keys of every short length
+// must not pile up in long probe runs, as a weak mix of the key words
+// would make them (the table would stay correct, only slow).
+func TestSumTableSpread(t *testing.T) {
+	for _, format := range []string{"%d", "k%07d", "/static/%d.html", "%08x", "\x00\x00%04d\x00"} {
+		tab := newSumTable()
+		for i := 0; i < 100000; i++ {
+			if _, err := tab.add([]byte(fmt.Sprintf(format, i)), []byte("1")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mask := uint32(len(tab.slots) - 1)
+		longest, total := uint32(0), 0
+		for _, j := range tab.order {
+			d := (j - tab.slots[j].hash) & mask
+			longest = max(longest, d)
+			total += int(d)
+		}
+		// Uniform hashing at this load gives a mean near 0.5 and runs of
+		// a few dozen at most.
+		if mean := float64(total) / float64(len(tab.order)); mean > 2 || longest > 200 {
+			t.Errorf("keys %q: mean probe distance %.2f, longest %d", format, mean, longest)
+		}
+	}
+}

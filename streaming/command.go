@@ -309,6 +309,7 @@ func (c *Command) Run(ctx context.Context, in io.Reader, out func(chunk []byte) 
 			return
 		}
 		cr := NewChunkReader(in, c.Term)
+		room := newRoomWaiter(inW)
 		for {
 			chunk, err := cr.Next()
 			if err != nil {
@@ -320,8 +321,9 @@ func (c *Command) Run(ctx context.Context, in io.Reader, out func(chunk []byte) 
 			if onInput != nil {
 				onInput(chunk)
 			}
-			waitRoom(inW, len(chunk))
+			room.wait(len(chunk))
 			n, err := inW.Write(chunk)
+			room.wrote(n)
 			fst.InRecords += countRecords(chunk[:n], c.Term)
 			fst.InBytes += int64(n)
 			if err != nil {
@@ -495,7 +497,9 @@ func closeInput(inR, inW, direct *os.File) {
 // it in pieces that stay in the cache (as fast as mapping it, without the
 // mapping's page-table work).
 func countRange(f *os.File, start, end int64, term byte) (records, n int64, err error) {
-	buf := make([]byte, 128<<10)
+	bp := countBufs.Get().(*[]byte)
+	defer countBufs.Put(bp)
+	buf := *bp
 	for off := start; off < end; {
 		m, err := f.ReadAt(buf[:min(int64(len(buf)), end-off)], off)
 		records += countRecords(buf[:m], term)
@@ -510,6 +514,11 @@ func countRange(f *os.File, start, end int64, term byte) (records, n int64, err 
 	}
 	return records, n, nil
 }
+
+// countBufs holds countRange's buffers: reads of 1 MiB take an eighth
+// of the system calls of 128 KiB ones, and a buffer that is reused is not
+// faulted in again (which is slow in some virtual machines).
+var countBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
 
 // blockingPipe returns a pipe whose ends are in blocking mode, so that
 // our reads and writes on them are plain system calls that move as much
@@ -553,25 +562,84 @@ func coalesce(ready func() bool) {
 }
 
 // pipeFill returns the number of bytes in the pipe f, or -1.
-func pipeFill(f *os.File) int {
-	n, err := unix.IoctlGetInt(int(f.Fd()), unix.TIOCINQ)
+func pipeFill(f *os.File) int { return pipeFillFd(int(f.Fd())) }
+
+// pipeFillFd is pipeFill for a descriptor.
+func pipeFillFd(fd int) int {
+	n, err := unix.IoctlGetInt(fd, unix.TIOCINQ)
 	if err != nil {
 		return -1
 	}
 	return n
 }
 
-// waitRoom waits (briefly) until the pipe w has room for most of n bytes.
-func waitRoom(w *os.File, n int) {
-	capacity, err := unix.FcntlInt(w.Fd(), unix.F_GETPIPE_SZ, 0)
-	if err != nil {
+// roomWaiter waits for room in a pipe we write and a command reads, in
+// as few naps as it can. From what was written and what is still in the
+// pipe it knows how fast the command reads, and after a write it first
+// sleeps for as long as the room it wants should take to free up, before
+// it looks: about one look and one nap per batch, where naps of a fixed
+// length took two or three looks and more wake-ups.
+type roomWaiter struct {
+	fd       int
+	capacity int   // the pipe's; 0 when unknown (then it does not wait)
+	written  int64 // bytes written
+	fill     int   // bytes in the pipe, as last seen plus written since
+	start    time.Time
+	looks    int // at the pipe's fill (for tests)
+}
+
+func newRoomWaiter(w *os.File) *roomWaiter {
+	r := &roomWaiter{fd: int(w.Fd()), start: time.Now()}
+	if c, err := unix.FcntlInt(uintptr(r.fd), unix.F_GETPIPE_SZ, 0); err == nil {
+		r.capacity = c
+	}
+	return r
+}
+
+// wrote records that n more bytes went into the pipe.
+func (r *roomWaiter) wrote(n int) {
+	r.written += int64(n)
+	r.fill += n
+}
+
+// wait waits (about coalesceWait at most) until the pipe has room for
+// most of n bytes.
+func (r *roomWaiter) wait(n int) {
+	if r.capacity <= 0 {
 		return
 	}
-	want := min(n, capacity/2)
-	coalesce(func() bool {
-		fill := pipeFill(w)
-		return fill < 0 || capacity-fill >= want
-	})
+	want := min(n, r.capacity/2)
+	var waited time.Duration
+	var rate float64 // bytes a second the command reads; 0: not known yet
+	if el := time.Since(r.start); r.written > int64(r.fill) && el > 0 {
+		rate = float64(r.written-int64(r.fill)) / el.Seconds()
+	}
+	// r.fill is a guess until looked at: the command may have read since.
+	looked := rate == 0
+	for {
+		if looked {
+			fill := pipeFillFd(r.fd)
+			r.looks++
+			if fill < 0 {
+				return
+			}
+			r.fill = fill
+		}
+		short := want - (r.capacity - r.fill)
+		if short <= 0 && looked || waited >= coalesceWait {
+			return
+		}
+		if short > 0 {
+			nap := coalesceNap
+			if rate > 0 {
+				nap = time.Duration(float64(short) / rate * float64(time.Second))
+			}
+			nap = min(max(nap, coalesceNap/8), coalesceWait-waited)
+			time.Sleep(nap)
+			waited += nap
+		}
+		looked = true
+	}
 }
 
 // coalescingReader reads a pipe in batches of about coalesceBatch bytes:
@@ -723,16 +791,18 @@ func (t *tail) lines() []string {
 
 // spliceRange moves the bytes [start, end) of src into the pipe w (in
 // blocking mode) with splice(2), without copying them through user space,
-// each time the pipe has room for a good part of a batch (see waitRoom:
+// each time the pipe has room for a good part of a batch (see roomWaiter:
 // a blocked splice would wake for every page a mapper like mawk takes).
 // It returns how many bytes went in, and whether the reader went away
 // (EPIPE) before the end.
 func spliceRange(w, src *os.File, start, end int64) (sent int64, epipe bool, err error) {
 	wfd, sfd := int(w.Fd()), int(src.Fd())
+	room := newRoomWaiter(w)
 	off := start
 	for off < end {
-		waitRoom(w, pipeSize)
+		room.wait(pipeSize)
 		n, err := unix.Splice(sfd, &off, wfd, nil, int(min(int64(pipeSize), end-off)), unix.SPLICE_F_MOVE)
+		room.wrote(int(max(n, 0)))
 		switch {
 		case err == unix.EINTR:
 			continue

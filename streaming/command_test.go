@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"io"
 	"os"
 	"path/filepath"
@@ -384,5 +385,77 @@ func TestNapFor(t *testing.T) {
 		if got := napFor(tc.missing, tc.total, tc.elapsed); got != tc.want {
 			t.Errorf("napFor(%d, %d, %v) = %v, want %v", tc.missing, tc.total, tc.elapsed, got, tc.want)
 		}
+	}
+}
+
+// TestRoomWaiter checks roomWaiter's promises on a real pipe: no wait
+// when the pipe has room; a wait bounded by about coalesceWait when the
+// reader takes nothing; and, with a reader draining the pipe steadily,
+// room for the batch on return, after about one look at the pipe per
+// batch (it sleeps first for as long as the room should take).
+func TestRoomWaiter(t *testing.T) {
+	r, w, err := blockingPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	const capacity = 64 << 10
+	if _, err := unix.FcntlInt(w.Fd(), unix.F_SETPIPE_SZ, capacity); err != nil {
+		t.Skip("F_SETPIPE_SZ:", err)
+	}
+	room := newRoomWaiter(w)
+	start := time.Now()
+	room.wait(capacity)
+	if d := time.Since(start); d > coalesceWait {
+		t.Errorf("empty pipe: waited %v", d)
+	}
+
+	full := make([]byte, capacity)
+	n, _ := w.Write(full)
+	room.wrote(n)
+	start = time.Now()
+	room.wait(capacity)
+	if d := time.Since(start); d < coalesceWait/2 || d > time.Second {
+		t.Errorf("full pipe nobody reads: waited %v, want about %v", d, coalesceWait)
+	}
+
+	// A reader taking 4 KiB at a time, as mawk does, and doing a little
+	// work with each.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 4<<10)
+		for {
+			if _, err := r.Read(buf); err != nil {
+				return
+			}
+			for i := range 20000 {
+				buf[i%len(buf)]++
+			}
+		}
+	}()
+	room.looks = 0
+	const batches = 100
+	short := 0
+	for range batches {
+		room.wait(capacity)
+		if fill := pipeFill(w); capacity-fill < capacity/2 {
+			short++ // the bounded wait ran out (a loaded machine)
+		}
+		n, err := w.Write(full[:capacity/2])
+		if err != nil {
+			t.Fatal(err)
+		}
+		room.wrote(n)
+	}
+	w.Close()
+	<-done
+	if short > batches/4 {
+		t.Errorf("%d of %d waits returned without room", short, batches)
+	}
+	t.Logf("%d looks, %d short", room.looks, short)
+	if room.looks > 2*batches {
+		t.Errorf("%d looks at the pipe for %d batches", room.looks, batches)
 	}
 }

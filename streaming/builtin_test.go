@@ -306,8 +306,9 @@ func FuzzBuiltins(f *testing.F) {
 func TestPreCombinerSumGrow(t *testing.T) {
 	var in strings.Builder
 	want := map[string]int{}
-	for i := 0; i < 30000; i++ {
-		k := fmt.Sprintf("key%d", (i*7919)%12011)
+	// 150001 keys: the table grows four times over, then twice.
+	for i := 0; i < 400000; i++ {
+		k := fmt.Sprintf("key%d", (i*7919)%150001)
 		fmt.Fprintf(&in, "%s\t%d\n", k, i%5)
 		want[k] += i % 5
 	}

@@ -164,7 +164,7 @@ func writeManifest(dir string, m *Manifest) error {
 	b = append(b, '\n')
 	path := filepath.Join(dir, ManifestName)
 	tmp := filepath.Join(dir, fmt.Sprintf(".%s.tmp%d", ManifestName, os.Getpid()))
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
 	if err != nil {
 		return err
 	}

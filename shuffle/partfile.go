@@ -2,9 +2,12 @@ package shuffle
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
+	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 
@@ -34,7 +37,7 @@ type partFile struct {
 
 func createPart(dir string, p int, compress bool, concurrency, bufSize int) (*partFile, error) {
 	name := PartName(p)
-	f, err := os.CreateTemp(dir, "."+name+".tmp*")
+	f, err := createTemp(dir, name)
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", filepath.Join(dir, name), unwrapPath(err))
 	}
@@ -124,4 +127,19 @@ func (pf *partFile) abort() {
 		pf.done = true
 	}
 	os.Remove(pf.f.Name())
+}
+
+// createTemp creates a new file in dir named "."+name+".tmpNNN", to be
+// renamed to name when complete. Unlike os.CreateTemp it gives the file
+// the permissions of any new file (0666 less the umask), not 0600: it
+// becomes an output the user reads, as sort's and split's are.
+func createTemp(dir, name string) (*os.File, error) {
+	for try := 0; ; try++ {
+		path := filepath.Join(dir, fmt.Sprintf(".%s.tmp%d", name, rand.Uint32()))
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o666)
+		if errors.Is(err, fs.ErrExist) && try < 100 {
+			continue
+		}
+		return f, err
+	}
 }

@@ -341,6 +341,11 @@ func (d *driver) prepareOutput() error {
 			return configErr("output directory %s already exists (--overwrite replaces it, --resume continues a killed job)", o.Output)
 		}
 	}
+	// The output directory as any new directory (0777 less the umask);
+	// the work in it private.
+	if err := os.MkdirAll(d.out, 0o777); err != nil {
+		return &ConfigError{Err: fmt.Errorf("-output: %w", err)}
+	}
 	if err := os.MkdirAll(d.tmp, 0o700); err != nil {
 		return &ConfigError{Err: fmt.Errorf("-output: %w", err)}
 	}

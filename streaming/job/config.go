@@ -175,6 +175,7 @@ type settings struct {
 	mapsHint       int
 	markSuccess    bool
 	ignored        []string  // -D keys mrrun does not read
+	notRun         []string  // a map-only job's -reducer and -combiner
 	files          []shipped // -file, -files
 	// mapSpeculative and reduceSpeculative turn on speculative execution
 	// in each phase.
@@ -318,6 +319,12 @@ func resolve(o *Options) (*settings, error) {
 	}
 	sp.Reduces = int(r)
 	if r == 0 {
+		if sp.Reducer != "" && sp.Reducer != "NONE" {
+			s.notRun = append(s.notRun, "-reducer "+streaming.ShellQuote(sp.Reducer))
+		}
+		if c := strings.TrimSpace(o.Combiner); c != "" {
+			s.notRun = append(s.notRun, "-combiner "+streaming.ShellQuote(c))
+		}
 		sp.Reducer, sp.Combiner = "", ""
 	}
 	if sp.Combiner != "" && streaming.IsBuiltin(sp.Combiner) {

@@ -172,6 +172,9 @@ func Run(ctx context.Context, o *Options) (*Report, error) {
 		Combiner: s.spec.Combiner, Reducer: s.spec.Reducer, MapTasks: len(d.splits),
 		ReduceTasks: s.spec.Reduces, Started: time.Now(),
 	}
+	if len(s.notRun) > 0 && !o.Quiet {
+		d.warnf("warning: a map-only job (0 reduce tasks) does not run %s", strings.Join(s.notRun, " or "))
+	}
 	if len(s.ignored) > 0 && !o.Quiet {
 		d.warnf("warning: -D properties exported to the tasks but not read by %s: %s", o.Name, strings.Join(s.ignored, ", "))
 	}

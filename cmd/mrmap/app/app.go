@@ -384,11 +384,12 @@ func run(c *cli.Context) error {
 		_, err := out.Write(chunk)
 		return err
 	}
-	return s.Finish(c, runMaps(c.Context, s, cmd, inputs, write))
+	return s.Finish(c, runMaps(c.Context, s, cmd, inputs, write, nil))
 }
 
-// runMaps runs the mapper over each input in turn.
-func runMaps(ctx context.Context, s *Setup, cmd string, inputs []mapInput, out func([]byte) error) error {
+// runMaps runs the mapper over each input in turn; onInput, when not
+// nil, learns each input as it is opened.
+func runMaps(ctx context.Context, s *Setup, cmd string, inputs []mapInput, out func([]byte) error, onInput func(streaming.InputInfo)) error {
 	base := s.Task.Partition
 	for i, in := range inputs {
 		r, info, err := in.open(s.Proto.Terminator())
@@ -398,6 +399,9 @@ func runMaps(ctx context.Context, s *Setup, cmd string, inputs []mapInput, out f
 		mc := s.Command(streaming.Mapper, cmd)
 		mc.Task.Partition = base + i
 		mc.Task.Input = info
+		if onInput != nil {
+			onInput(info)
+		}
 		err = streaming.RunMapper(ctx, mc, r, out)
 		r.Close()
 		if err != nil {

@@ -35,6 +35,8 @@ type shuffleSetup struct {
 	// builtin is the built-in combiner, if that is what --combiner names;
 	// it also pre-combines the mapper's output in a hash table.
 	builtin *streaming.Builtin
+	// combinerCmd is the combiner when it is a command.
+	combinerCmd *streaming.Command
 }
 
 func parseShuffle(c *cli.Context, s *Setup) (*shuffleSetup, error) {
@@ -137,7 +139,8 @@ func parseShuffle(c *cli.Context, s *Setup) (*shuffleSetup, error) {
 			if c.IsSet("join") {
 				return nil, cliutil.Usagef("--join needs a built-in combiner")
 			}
-			o.Combine = streaming.CommandCombiner(s.Command(streaming.Combiner, sh.combiner), s.Proto)
+			sh.combinerCmd = s.Command(streaming.Combiner, sh.combiner)
+			o.Combine = streaming.CommandCombiner(sh.combinerCmd, s.Proto)
 		}
 	} else if c.IsSet("join") {
 		return nil, cliutil.Usagef("--join needs a built-in combiner")
@@ -165,7 +168,15 @@ func runShuffle(c *cli.Context, s *Setup, sh *shuffleSetup, cmd string, inputs [
 		pre = streaming.NewPreCombiner(sh.builtin, limit, write)
 		write = pre.Write
 	}
-	err = runMaps(ctx, s, cmd, inputs, write)
+	var onInput func(streaming.InputInfo)
+	if sh.combinerCmd != nil && len(inputs) == 1 {
+		// The combiner runs in the map task, as in Hadoop: its
+		// map_input_* are the mapper's. (With several inputs, all
+		// combined together, it has none.) The input is opened before
+		// the combiner first runs.
+		onInput = func(info streaming.InputInfo) { sh.combinerCmd.Task.Input = info }
+	}
+	err = runMaps(ctx, s, cmd, inputs, write, onInput)
 	if err == nil && pre != nil {
 		if !pre.Flushed() {
 			w.SkipCombine()

@@ -241,6 +241,9 @@ func run(c *cli.Context) error {
 	if len(o.Inputs) == 0 {
 		return cliutil.Usagef("missing -input")
 	}
+	if c.IsSet("partitioner") && strings.TrimSpace(o.Partitioner) == "" {
+		return cliutil.Usagef("-partitioner: no class given")
+	}
 	if o.Output == "" {
 		return cliutil.Usagef("missing -output")
 	}

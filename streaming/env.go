@@ -72,22 +72,52 @@ func SafeEnvName(name string) string {
 	return string(b)
 }
 
-// deprecated maps current property names to the old names Hadoop also
-// exports.
+// deprecated maps current property names to their old names (Hadoop's
+// DeprecatedProperties). A property given under either name is exported
+// under both, and read under either, as Hadoop's Configuration does, so
+// that old scripts' -D mapred.reduce.tasks=N still sets the reduces.
 var deprecated = map[string]string{
-	"mapreduce.job.id":                          "mapred.job.id",
-	"mapreduce.task.id":                         "mapred.tip.id",
-	"mapreduce.task.attempt.id":                 "mapred.task.id",
-	"mapreduce.task.ismap":                      "mapred.task.is.map",
-	"mapreduce.task.partition":                  "mapred.task.partition",
-	"mapreduce.map.input.file":                  "map.input.file",
-	"mapreduce.map.input.start":                 "map.input.start",
-	"mapreduce.map.input.length":                "map.input.length",
-	"mapreduce.job.reduces":                     "mapred.reduce.tasks",
-	"mapreduce.job.maps":                        "mapred.map.tasks",
-	"mapreduce.task.output.dir":                 "mapred.work.output.dir",
-	"mapreduce.job.name":                        "mapred.job.name",
-	"mapreduce.job.output.key.comparator.class": "mapred.output.key.comparator.class",
+	"mapreduce.job.id":                              "mapred.job.id",
+	"mapreduce.task.id":                             "mapred.tip.id",
+	"mapreduce.task.attempt.id":                     "mapred.task.id",
+	"mapreduce.task.ismap":                          "mapred.task.is.map",
+	"mapreduce.task.partition":                      "mapred.task.partition",
+	"mapreduce.map.input.file":                      "map.input.file",
+	"mapreduce.map.input.start":                     "map.input.start",
+	"mapreduce.map.input.length":                    "map.input.length",
+	"mapreduce.job.reduces":                         "mapred.reduce.tasks",
+	"mapreduce.job.maps":                            "mapred.map.tasks",
+	"mapreduce.task.output.dir":                     "mapred.work.output.dir",
+	"mapreduce.job.name":                            "mapred.job.name",
+	"mapreduce.job.output.key.comparator.class":     "mapred.output.key.comparator.class",
+	"mapreduce.partition.keypartitioner.options":    "mapred.text.key.partitioner.options",
+	"mapreduce.partition.keycomparator.options":     "mapred.text.key.comparator.options",
+	"mapreduce.map.output.key.field.separator":      "map.output.key.field.separator",
+	"mapreduce.map.maxattempts":                     "mapred.map.max.attempts",
+	"mapreduce.reduce.maxattempts":                  "mapred.reduce.max.attempts",
+	"mapreduce.map.speculative":                     "mapred.map.tasks.speculative.execution",
+	"mapreduce.reduce.speculative":                  "mapred.reduce.tasks.speculative.execution",
+	"mapreduce.task.io.sort.mb":                     "io.sort.mb",
+	"mapreduce.input.fileinputformat.split.minsize": "mapred.min.split.size",
+	"mapreduce.input.fileinputformat.split.maxsize": "mapred.max.split.size",
+}
+
+// renamed maps old property names to current ones: deprecated reversed.
+var renamed = func() map[string]string {
+	m := make(map[string]string, len(deprecated))
+	for cur, old := range deprecated {
+		m[old] = cur
+	}
+	return m
+}()
+
+// CurrentName returns the current name of a Hadoop property given under
+// its old name (mapred.reduce.tasks: mapreduce.job.reduces), or name.
+func CurrentName(name string) string {
+	if cur, ok := renamed[name]; ok {
+		return cur
+	}
+	return name
 }
 
 // IDs returns the task id and attempt id, e.g. task_local_0001_m_000003
@@ -135,6 +165,8 @@ func (t *Task) Properties() []KV {
 		out = append(out, p)
 		if old, ok := deprecated[p.Key]; ok {
 			out = append(out, KV{old, p.Value})
+		} else if cur, ok := renamed[p.Key]; ok {
+			out = append(out, KV{cur, p.Value})
 		}
 	}
 	return out
@@ -172,8 +204,9 @@ func dedupEnv(env []string) []string {
 
 // Conf looks up a -D property; the last setting wins.
 func (t *Task) ConfValue(key string) (string, bool) {
+	key = CurrentName(key)
 	for i := len(t.Conf) - 1; i >= 0; i-- {
-		if t.Conf[i].Key == key {
+		if CurrentName(t.Conf[i].Key) == key {
 			return t.Conf[i].Value, true
 		}
 	}

@@ -142,3 +142,39 @@ func TestSafeEnvName(t *testing.T) {
 		}
 	}
 }
+
+// TestOldPropertyNames checks that a property given under its old name
+// (Hadoop's DeprecatedProperties) is read under its current one and the
+// other way round, the last one given winning, and is exported under
+// both, as Hadoop's Configuration does.
+func TestOldPropertyNames(t *testing.T) {
+	for _, tc := range []struct {
+		conf      []KV
+		key, want string
+	}{
+		{[]KV{{"mapred.reduce.tasks", "3"}}, "mapreduce.job.reduces", "3"},
+		{[]KV{{"mapreduce.job.reduces", "3"}}, "mapred.reduce.tasks", "3"},
+		{[]KV{{"mapreduce.job.reduces", "2"}, {"mapred.reduce.tasks", "5"}}, "mapreduce.job.reduces", "5"},
+		{[]KV{{"mapred.reduce.tasks", "5"}, {"mapreduce.job.reduces", "2"}}, "mapred.reduce.tasks", "2"},
+		{[]KV{{"mapred.text.key.partitioner.options", "-k2"}}, "mapreduce.partition.keypartitioner.options", "-k2"},
+		{[]KV{{"io.sort.mb", "50"}}, "mapreduce.task.io.sort.mb", "50"},
+		{[]KV{{"map.output.key.field.separator", "."}}, "mapreduce.map.output.key.field.separator", "."},
+		{[]KV{{"mapred.max.split.size", "9"}}, "mapreduce.input.fileinputformat.split.maxsize", "9"},
+		{[]KV{{"my.key", "v"}}, "my.key", "v"},
+	} {
+		task := Task{Conf: tc.conf}
+		if got, ok := task.ConfValue(tc.key); !ok || got != tc.want {
+			t.Errorf("%v: ConfValue(%q) = %q, %v; want %q", tc.conf, tc.key, got, ok, tc.want)
+		}
+	}
+	task := Task{Conf: []KV{{"mapred.reduce.tasks", "3"}, {"mapreduce.map.maxattempts", "2"}}}
+	env := strings.Join(task.Environ(nil), "\n") + "\n"
+	for _, v := range []string{"mapred_reduce_tasks=3", "mapreduce_job_reduces=3", "mapreduce_map_maxattempts=2", "mapred_map_max_attempts=2"} {
+		if !strings.Contains(env, v+"\n") {
+			t.Errorf("environment lacks %s:\n%s", v, env)
+		}
+	}
+	if _, ok := task.ConfValue("mapreduce.reduce.maxattempts"); ok {
+		t.Error("mapreduce.reduce.maxattempts found, not given")
+	}
+}

@@ -449,7 +449,7 @@ func resolve(o *Options) (*settings, error) {
 	sp.LazyOutput = o.LazyOutput
 
 	for _, kv := range o.Conf {
-		if !knownKeys[kv.Key] && !contains(s.ignored, kv.Key) {
+		if !knownKeys[streaming.CurrentName(kv.Key)] && !contains(s.ignored, kv.Key) {
 			s.ignored = append(s.ignored, kv.Key)
 		}
 	}

@@ -54,7 +54,9 @@ any value is one):
              (VALUE or VALUE TAB COUNT; report: distinct values, then min,
              median, max, average and standard deviation of the counts)
 A value that is not a number fails sum, min, max and mean (exit 1, naming
-the record). sum, min, max, uniq, collect, first, last and aggregate are
+the record). sum adds whole numbers exactly while the sum fits in 64 bits;
+past that, or with a fraction, it adds in floating point, as awk does.
+sum, min, max, uniq, collect, first, last and aggregate are
 also valid combiners (mrmap --combiner); count and mean are not.
 
 CMD gets Hadoop's task environment (mapreduce_task_ismap=false,

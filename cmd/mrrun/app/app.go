@@ -54,6 +54,8 @@ bytes outside [0-9A-Za-z] as '_'; a warning lists the others):
   aggregate.max.num.unique.values, mapreduce.map.speculative and
   mapreduce.reduce.speculative (backup attempts of slow tasks: on by
   default with -hosts, off on this machine; --no-speculative: never).
+  Hadoop's old names are read too (mapred.reduce.tasks, io.sort.mb,
+  mapred.text.key.partitioner.options, ...), and exported under both.
 
 Output: OUT/part-NNNNN, _SUCCESS, _job.json (counters, every task's
 attempts and timings) and _logs/ (the commands' stderr, per attempt).

@@ -580,7 +580,9 @@ func pipeFillFd(fd int) int {
 // it looks: about one look and one nap per batch, where naps of a fixed
 // length took two or three looks and more wake-ups.
 type roomWaiter struct {
-	fd       int
+	// rc is the pipe's: a look through it cannot reach another file
+	// that reused the descriptor after a cancelled run closed the pipe.
+	rc       syscall.RawConn
 	capacity int   // the pipe's; 0 when unknown (then it does not wait)
 	written  int64 // bytes written
 	fill     int   // bytes in the pipe, as last seen plus written since
@@ -589,11 +591,28 @@ type roomWaiter struct {
 }
 
 func newRoomWaiter(w *os.File) *roomWaiter {
-	r := &roomWaiter{fd: int(w.Fd()), start: time.Now()}
-	if c, err := unix.FcntlInt(uintptr(r.fd), unix.F_GETPIPE_SZ, 0); err == nil {
-		r.capacity = c
+	r := &roomWaiter{start: time.Now()}
+	rc, err := w.SyscallConn()
+	if err != nil {
+		return r
 	}
+	r.rc = rc
+	_ = rc.Control(func(fd uintptr) {
+		if c, err := unix.FcntlInt(fd, unix.F_GETPIPE_SZ, 0); err == nil {
+			r.capacity = c
+		}
+	})
 	return r
+}
+
+// look returns the bytes in the pipe, or -1.
+func (r *roomWaiter) look() int {
+	r.looks++
+	fill := -1
+	if err := r.rc.Control(func(fd uintptr) { fill = pipeFillFd(int(fd)) }); err != nil {
+		return -1
+	}
+	return fill
 }
 
 // wrote records that n more bytes went into the pipe.
@@ -609,23 +628,23 @@ func (r *roomWaiter) wait(n int) {
 		return
 	}
 	want := min(n, r.capacity/2)
-	var waited time.Duration
+	start := time.Now()
 	var rate float64 // bytes a second the command reads; 0: not known yet
-	if el := time.Since(r.start); r.written > int64(r.fill) && el > 0 {
+	if el := start.Sub(r.start); r.written > int64(r.fill) && el > 0 {
 		rate = float64(r.written-int64(r.fill)) / el.Seconds()
 	}
 	// r.fill is a guess until looked at: the command may have read since.
 	looked := rate == 0
 	for {
 		if looked {
-			fill := pipeFillFd(r.fd)
-			r.looks++
+			fill := r.look()
 			if fill < 0 {
 				return
 			}
 			r.fill = fill
 		}
 		short := want - (r.capacity - r.fill)
+		waited := time.Since(start) // naps take longer than asked
 		if short <= 0 && looked || waited >= coalesceWait {
 			return
 		}
@@ -634,9 +653,7 @@ func (r *roomWaiter) wait(n int) {
 			if rate > 0 {
 				nap = time.Duration(float64(short) / rate * float64(time.Second))
 			}
-			nap = min(max(nap, coalesceNap/8), coalesceWait-waited)
-			time.Sleep(nap)
-			waited += nap
+			time.Sleep(min(max(nap, coalesceNap/8), coalesceWait-waited))
 		}
 		looked = true
 	}

@@ -419,6 +419,17 @@ func TestRoomWaiter(t *testing.T) {
 		t.Errorf("full pipe nobody reads: waited %v, want about %v", d, coalesceWait)
 	}
 
+	// A reader that was fast (1 GiB a second) and stops: the naps asked
+	// for are short, but they take longer than asked, and the wait is
+	// bounded by the time that passed, not by the naps' sum.
+	fast := *room
+	fast.written, fast.fill, fast.start, fast.looks = 1<<30, capacity, time.Now().Add(-time.Second), 0
+	start = time.Now()
+	fast.wait(capacity)
+	if d := time.Since(start); fast.looks > 8 || d > time.Second {
+		t.Errorf("full pipe, reader gone after a fast start: %d looks in %v", fast.looks, d)
+	}
+
 	// A reader taking 4 KiB at a time, as mawk does, and doing a little
 	// work with each.
 	done := make(chan struct{})

@@ -55,13 +55,13 @@ func Hadoop(o *Options) (*HadoopCommand, error) {
 	hasConf := func(k string) bool { _, ok := confValue(o.Conf, k); return ok }
 	for _, kv := range o.Conf {
 		v := kv.Value
-		switch {
+		switch key := streaming.CurrentName(kv.Key); {
 		case strings.Contains(v, "."):
-		case kv.Key == "mapreduce.job.output.key.comparator.class":
+		case key == "mapreduce.job.output.key.comparator.class":
 			v = hadoopKeyFieldComparator
-		case kv.Key == "mapreduce.job.partitioner.class" && v == "KeyFieldBasedPartitioner":
+		case key == "mapreduce.job.partitioner.class" && v == "KeyFieldBasedPartitioner":
 			v = hadoopKeyFieldPartitioner
-		case kv.Key == "mapreduce.job.partitioner.class" && v == "HashPartitioner":
+		case key == "mapreduce.job.partitioner.class" && v == "HashPartitioner":
 			v = hadoopHashPartitioner
 		}
 		arg("-D", kv.Key+"="+v)

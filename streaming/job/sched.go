@@ -122,7 +122,7 @@ func (s *sched) counterNames() (kind, launched, failed, killed string) {
 // or ctx is done.
 func (s *sched) work(ctx context.Context) error {
 	for ctx.Err() == nil {
-		r, wait, stop := s.take(time.Now())
+		r, wait, ch, stop := s.take(time.Now())
 		if stop {
 			return s.failed()
 		}
@@ -133,9 +133,6 @@ func (s *sched) work(ctx context.Context) error {
 			}
 			continue
 		}
-		s.mu.Lock()
-		ch := s.changed
-		s.mu.Unlock()
 		var timer *time.Timer
 		var expired <-chan time.Time
 		if wait > 0 {
@@ -154,6 +151,12 @@ func (s *sched) work(ctx context.Context) error {
 	return nil
 }
 
+// notifyLocked wakes the workers waiting for a change. s.mu is held.
+func (s *sched) notifyLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
 func (s *sched) failed() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -161,11 +164,19 @@ func (s *sched) failed() error {
 }
 
 // take returns the next attempt to run, or how long to wait before
-// looking again (0: until something changes), or stop when the phase is
-// over.
-func (s *sched) take(now time.Time) (r *attemptRun, wait time.Duration, stop bool) {
+// looking again (0: until something changes) and changed, closed at the
+// next change, or stop when the phase is over. changed is the channel of
+// the moment take looked: one read after it returned could already be
+// the next one, and a waiter on it would sleep through the change (the
+// phase's last task ending, say) and forever.
+func (s *sched) take(now time.Time) (r *attemptRun, wait time.Duration, changed <-chan struct{}, stop bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	r, wait, stop = s.takeLocked(now)
+	return r, wait, s.changed, stop
+}
+
+func (s *sched) takeLocked(now time.Time) (r *attemptRun, wait time.Duration, stop bool) {
 	if s.err != nil || s.done == len(s.tasks) {
 		return nil, 0, true
 	}
@@ -251,8 +262,7 @@ func (s *sched) run(ctx context.Context, r *attemptRun) {
 
 	s.mu.Lock()
 	defer func() {
-		close(s.changed)
-		s.changed = make(chan struct{})
+		s.notifyLocked()
 		s.mu.Unlock()
 	}()
 	if i := slices.Index(t.live, r); i >= 0 {

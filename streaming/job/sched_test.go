@@ -2,6 +2,7 @@ package job
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -261,7 +262,7 @@ func TestSpeculativeThresholds(t *testing.T) {
 		{"past the minimum run", 8, 6, 0.1, time.Second + time.Millisecond, true, 0},
 	} {
 		s := newSched(c.n, c.done, c.median)
-		r, wait, stop := s.take(start.Add(c.ran))
+		r, wait, _, stop := s.take(start.Add(c.ran))
 		if stop {
 			t.Errorf("%s: stop", c.name)
 			continue
@@ -275,11 +276,58 @@ func TestSpeculativeThresholds(t *testing.T) {
 				t.Errorf("%s: attempt %+v of task %d is not a backup", c.name, r.ar, r.t.index)
 			}
 			// One backup per task: the next look finds nothing to back up.
-			if r2, _, _ := s.take(start.Add(c.ran)); r2 != nil && r2.t == r.t {
+			if r2, _, _, _ := s.take(start.Add(c.ran)); r2 != nil && r2.t == r.t {
 				t.Errorf("%s: a second backup of task %d", c.name, r.t.index)
 			}
 		} else if wait != c.wait {
 			t.Errorf("%s: wait %v, want %v", c.name, wait, c.wait)
 		}
+	}
+}
+
+// TestTakeChanged: the channel take returns to wait on is the one of the
+// moment it looked, so a change right after take (another worker ending
+// the phase's last task) wakes the waiter. A worker that read the channel
+// after take could get the next one and sleep through the change: a
+// remote job's reduce phase once hung that way, one task done and the
+// other worker waiting forever.
+func TestTakeChanged(t *testing.T) {
+	d := &driver{o: &Options{}, s: &settings{spec: Spec{JobID: "job_take"}}, report: &Report{}}
+	s := &sched{d: d, isMap: false, next: 2, done: 1, changed: make(chan struct{})}
+	for i := range 2 {
+		ts := &taskState{index: i, tr: &TaskReport{}, done: i == 0, attempts: 1}
+		if !ts.done {
+			ts.live = []*attemptRun{{t: ts, ar: &AttemptReport{Started: time.Now()}}}
+		}
+		s.tasks = append(s.tasks, ts)
+	}
+	r, wait, changed, stop := s.take(time.Now())
+	if r != nil || wait != 0 || stop {
+		t.Fatalf("take = %v, %v, stop %v; want nothing to run, wait for a change", r, wait, stop)
+	}
+	// Another worker ends the last task.
+	s.mu.Lock()
+	s.tasks[1].done, s.tasks[1].live = true, nil
+	s.done++
+	s.notifyLocked()
+	s.mu.Unlock()
+	select {
+	case <-changed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the change after take did not close the channel take returned")
+	}
+	if _, _, _, stop := s.take(time.Now()); !stop {
+		t.Error("take after the last task: not stop")
+	}
+	// And work returns, rather than waiting.
+	done := make(chan error, 1)
+	go func() { done <- s.work(context.Background()) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Error(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("work did not return after the phase's last task")
 	}
 }

@@ -49,10 +49,12 @@ partitioned (Hadoop's HashPartitioner, or -k, or --ranges), sorted within
 -S and combined into DIR/part-00000 ... and DIR/manifest.json, as mrpart
 does (read them with mrmerge). --combiner names a built-in (sum min max
 uniq collect first last aggregate; count and mean are refused) or a
-command run with sh -c on each sorted partition; to run a program whose
-name is a built-in's, give its path. A built-in combiner also folds the
-mapper's output in a hash table as it arrives (within -S/4, at most
-64 MiB), so far fewer records are sorted; it counts as a combine pass.
+command run with sh -c on each sorted partition (with the mapper's
+environment, input variables too when there is one input); to run a
+program whose name is a built-in's, give its path. A built-in combiner
+also folds the mapper's output in a hash table as it arrives (within
+-S/4, at most 64 MiB), so far fewer records are sorted; it counts as a
+combine pass.
 
 Standard input under mrsplit --filter is the split $MRPIPE_SPLIT names,
 and the input variables say so.

@@ -65,6 +65,10 @@ type Host struct {
 	closing atomic.Bool
 	cleaned sync.WaitGroup
 
+	// cleaning says a cleanup of the host (its session's processes, its
+	// scratch directory) has started; under mu.
+	cleaning bool
+
 	mu     sync.Mutex
 	reqs   map[uint32]*hreq
 	nextID uint32
@@ -312,6 +316,7 @@ func (h *Host) lose(err error) {
 	// Close waits for it.
 	clean := !h.closing.Load() && h.Hello.SID > 1
 	if clean {
+		h.cleaning = true
 		h.cleaned.Add(1)
 	}
 	close(h.lost)
@@ -565,7 +570,9 @@ func (h *Host) sendWork(ctx context.Context, dir string) error {
 func dirJoin(dir, name string) string { return strings.TrimSuffix(dir, "/") + "/" + name }
 
 // Close ends the worker: its stdin is closed, so it stops its tasks,
-// removes its scratch directory and exits; after grace it is killed.
+// removes its scratch directory and exits; after grace it is killed. A
+// worker that did not exit with status 0 has its session's processes
+// killed and its scratch directory removed by the driver.
 func (h *Host) Close(grace time.Duration) error {
 	h.closing.Store(true)
 	defer h.cleaned.Wait()
@@ -581,7 +588,15 @@ func (h *Host) Close(grace time.Duration) error {
 		h.err = fmt.Errorf("%s: %w: closed", h.Login.Name(), ErrHostLost)
 		close(h.lost)
 	}
+	// A worker that did not end well (killed after the grace, crashed,
+	// or unable to remove its scratch directory) leaves its scratch
+	// directory and maybe processes behind: they are removed here.
+	clean := !h.cleaning && h.Hello.SID > 1 && !h.cmd.ProcessState.Success()
+	h.cleaning = h.cleaning || clean
 	h.mu.Unlock()
+	if clean {
+		h.cleanup()
+	}
 	return nil
 }
 

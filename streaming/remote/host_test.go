@@ -50,6 +50,27 @@ func TestHeartbeatTimeout(t *testing.T) {
 	}
 }
 
+// TestCloseKilled stops a worker (SIGSTOP) and closes it: it does not
+// end within the grace, so it is killed, and the driver kills what is
+// left of its session and removes its scratch directory.
+func TestCloseKilled(t *testing.T) {
+	scratch := t.TempDir()
+	h, err := Start(context.Background(), Login{Local: true}, HostOptions{Scratch: scratch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(h.Hello.PID, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	h.Close(100 * time.Millisecond)
+	if h.cmd.ProcessState.Success() {
+		t.Fatalf("the stopped worker ended well: %v", h.cmd.ProcessState)
+	}
+	if es, _ := os.ReadDir(scratch); len(es) != 0 {
+		t.Errorf("scratch not empty after Close: %v", es)
+	}
+}
+
 // TestHeartbeatBusyHost: a host whose mapper runs silent for longer than
 // the timeout is not lost, since the worker's heartbeats go on while its
 // tasks run.

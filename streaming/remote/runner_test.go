@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -191,9 +192,7 @@ func TestRunnerLocalWorker(t *testing.T) {
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if es, _ := os.ReadDir(scratch); len(es) != 0 {
-		t.Errorf("scratch not empty after Close: %v", es)
-	}
+	checkScratchGone(t, scratch, r)
 }
 
 // TestRunnerLocalDirect runs the jobs on three workers that are child
@@ -218,9 +217,27 @@ func TestRunnerLocalDirect(t *testing.T) {
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if es, _ := os.ReadDir(scratch); len(es) != 0 {
-		t.Errorf("scratch not empty after Close: %v", es)
+	checkScratchGone(t, scratch, r)
+}
+
+// checkScratchGone checks that r's workers, closed, left nothing in
+// scratch; if they did, it says what and how each worker ended.
+func checkScratchGone(t *testing.T, scratch string, r *Runner) {
+	t.Helper()
+	es, _ := os.ReadDir(scratch)
+	if len(es) == 0 {
+		return
 	}
+	filepath.WalkDir(scratch, func(p string, d fs.DirEntry, err error) error {
+		if err == nil {
+			t.Logf("left: %s", p)
+		}
+		return nil
+	})
+	for _, h := range r.Hosts() {
+		t.Logf("%s: session %d, scratch %s, ended: %v, stderr: %q", h.Login.Name(), h.Hello.SID, h.Hello.Scratch, h.cmd.ProcessState, h.stderr.String())
+	}
+	t.Errorf("scratch not empty after Close: %v", es)
 }
 
 // TestRunnerLab runs the jobs on three lab hosts over ssh, with the

@@ -70,7 +70,7 @@ func WorkerMain(args []string) int {
 // hello, sends heartbeats and runs the tasks the driver sends on in,
 // answering on out. It returns when in ends or ctx is done, after
 // stopping its tasks and removing its scratch directory.
-func Serve(ctx context.Context, in io.Reader, out io.Writer, o WorkerOptions) error {
+func Serve(ctx context.Context, in io.Reader, out io.Writer, o WorkerOptions) (err error) {
 	base := o.Scratch
 	if base == "" {
 		base = os.TempDir()
@@ -82,7 +82,11 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, o WorkerOptions) er
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(scratch)
+	defer func() {
+		if rerr := os.RemoveAll(scratch); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("remove scratch directory: %w", rerr))
+		}
+	}()
 	beat := o.Heartbeat
 	if beat <= 0 {
 		beat = time.Second

@@ -321,7 +321,12 @@ func (h *Host) lose(err error) {
 	}
 	close(h.lost)
 	h.mu.Unlock()
-	h.kill()
+	// While closing, the session ends by itself: its output ends before
+	// the worker's exit status (ssh's) comes, and killing it then would
+	// lose that status. Close kills it after the grace.
+	if !h.closing.Load() {
+		h.kill()
+	}
 	if clean {
 		go func() {
 			defer h.cleaned.Done()

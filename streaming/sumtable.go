@@ -8,6 +8,7 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"strconv"
 	"sync"
 	"unsafe"
@@ -28,6 +29,7 @@ type sumTable struct {
 	seed   maphash.Seed // for keys longer than 16 bytes
 	s0, s1 uint64       // for shorter ones
 	slots  []sumSlot
+	mem    *slotMem // the mapping holding slots, when it is not heap memory
 	used   int
 	keys   []byte   // keys longer than 16 bytes
 	order  []uint32 // slots in insertion order, for a deterministic output
@@ -99,7 +101,11 @@ func (t *sumTable) appendKey(out []byte, s *sumSlot) []byte {
 }
 
 func newSumTable() *sumTable {
-	return &sumTable{seed: maphash.MakeSeed(), s0: rand.Uint64(), s1: rand.Uint64(), slots: make([]sumSlot, initialSlots)}
+	t := &sumTable{seed: maphash.MakeSeed(), s0: rand.Uint64(), s1: rand.Uint64(), slots: make([]sumSlot, initialSlots), mem: &slotMem{}}
+	// A table dropped by sumTables (at a garbage collection) gives its
+	// mapping back.
+	runtime.AddCleanup(t, (*slotMem).free, t.mem)
+	return t
 }
 
 // sumTables keeps emptied tables for the next pre-combiner: a job's map
@@ -216,8 +222,8 @@ func (t *sumTable) grow() {
 	if len(old) < quadrupleBelow {
 		factor = 4
 	}
-	t.slots = make([]sumSlot, factor*len(old))
-	prefault(t.slots)
+	oldMem := t.mem.take()
+	t.slots, t.mem.b = allocSlots(factor * len(old))
 	mask := uint32(len(t.slots) - 1)
 	for k, idx := range t.order {
 		s := old[idx]
@@ -227,6 +233,9 @@ func (t *sumTable) grow() {
 		}
 		t.slots[j] = s
 		t.order[k] = uint32(j)
+	}
+	if oldMem != nil {
+		_ = unix.Munmap(oldMem)
 	}
 }
 
@@ -255,43 +264,75 @@ func (t *sumTable) appendAll(out, sep []byte, term byte, emit func([]byte) ([]by
 	return out, nil
 }
 
-// prefault asks the kernel to back s with huge pages where it can and to
-// fault its pages in at once, before the table is filled.
+// slotMem is a mapping of the slots of a grown table, or nil.
+type slotMem struct{ b []byte }
+
+// take returns m's mapping and forgets it.
+func (m *slotMem) take() []byte {
+	b := m.b
+	m.b = nil
+	return b
+}
+
+// free unmaps m's mapping.
+func (m *slotMem) free() {
+	if b := m.take(); b != nil {
+		_ = unix.Munmap(b)
+	}
+}
+
+// mapSlotsFrom is the size from which a table's slots get a mapping of
+// their own (allocSlots).
+const mapSlotsFrom = 4 << 20
+
+// hugePage is the alignment asked of a mapping for huge pages: 2 MiB, a
+// transparent huge page on amd64 and on arm64 with 4 KiB pages.
+const hugePage = 2 << 20
+
+// allocSlots returns n zero slots and the mapping holding them, if any.
 //
 // A grown table spans megabytes that its keys hit at random, more pages
 // than the TLB holds: with 4 KiB pages most lookups wait for a page walk
 // as well as for the slot, which on a virtual machine (two levels of
-// page tables) costs more than the slot's cache miss. Transparent huge
-// pages (MADV_HUGEPAGE; they need "madvise" or "always" in
-// /sys/kernel/mm/transparent_hugepage/enabled) over the 2 MiB-aligned
-// part of s took a sixth off BenchmarkPreCombineZipf and a twentieth of
-// the mapper's CPU off mrmap's own CPU in the top-URLs job. Faulting the
-// pages in at once takes about half the time of faulting them one at a
-// time where each page fault is slow, as on a virtual machine.
+// page tables) costs more than the slot's cache miss. So from
+// mapSlotsFrom on, the slots get a mapping of their own, aligned to
+// 2 MiB and asked to be backed by transparent huge pages (MADV_HUGEPAGE;
+// they need "madvise" or "always" in
+// /sys/kernel/mm/transparent_hugepage/enabled). That took a sixth off
+// BenchmarkPreCombineZipf at times, and about 4% off mrmap's own CPU in
+// the top-URLs map task (mean of 11 paired runs). The mapping is the table's
+// own, so the hint does not outlive it on memory the Go heap reuses; it
+// is unmapped when the table grows again or is dropped.
 //
-// Both are hints: prefault does nothing where the kernel does not know
-// them (MADV_POPULATE_WRITE needs Linux 5.14), and s's contents do not
-// change.
-func prefault(s []sumSlot) {
-	if len(s) == 0 {
-		return
+// The pages are faulted in at once (MADV_POPULATE_WRITE, Linux 5.14),
+// before the table is filled: where each page fault is slow, as on a
+// virtual machine, that takes about half the time of faulting them one
+// at a time. Both are hints, ignored where the kernel does not know
+// them; where the mapping cannot be made, the slots come from the heap.
+func allocSlots(n int) ([]sumSlot, []byte) {
+	size := n * int(unsafe.Sizeof(sumSlot{}))
+	if size < mapSlotsFrom {
+		s := make([]sumSlot, n)
+		populate(unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s))), size))
+		return s, nil
 	}
-	b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s))), len(s)*int(unsafe.Sizeof(s[0])))
-	p := uintptr(unsafe.Pointer(&b[0]))
-	if start, end := alignIn(p, len(b), hugePage); end > start {
-		_ = unix.Madvise(b[start-p:end-p], unix.MADV_HUGEPAGE)
+	m, err := unix.Mmap(-1, 0, size+hugePage, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		return make([]sumSlot, n), nil
 	}
-	if start, end := alignIn(p, len(b), uintptr(os.Getpagesize())); end > start {
-		_ = unix.Madvise(b[start-p:end-p], unix.MADV_POPULATE_WRITE)
-	}
+	off := int(-uintptr(unsafe.Pointer(&m[0])) & (hugePage - 1))
+	b := m[off : off+size]
+	_ = unix.Madvise(b, unix.MADV_HUGEPAGE)
+	populate(b)
+	return unsafe.Slice((*sumSlot)(unsafe.Pointer(&b[0])), n), m
 }
 
-// hugePage is the size of a transparent huge page on amd64 and arm64
-// with 4 KiB pages.
-const hugePage = 2 << 20
-
-// alignIn returns the largest range [start, end) within the n bytes at p
-// whose ends are multiples of align, a power of two.
-func alignIn(p uintptr, n int, align uintptr) (start, end uintptr) {
-	return (p + align - 1) &^ (align - 1), (p + uintptr(n)) &^ (align - 1)
+// populate faults in the whole pages of b at once.
+func populate(b []byte) {
+	page := uintptr(os.Getpagesize())
+	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+	start, end := (p+page-1)&^(page-1), (p+uintptr(len(b)))&^(page-1)
+	if end > start {
+		_ = unix.Madvise(b[start-p:end-p], unix.MADV_POPULATE_WRITE)
+	}
 }

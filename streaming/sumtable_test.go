@@ -3,8 +3,12 @@ package streaming
 import (
 	"bytes"
 	"fmt"
+	"os"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
+	"unsafe"
 )
 
 // checkSumTable adds keys (each with the value 1, then again with 2) to a
@@ -112,5 +116,70 @@ func TestSumTableSpread(t *testing.T) {
 		if mean := float64(total) / float64(len(tab.order)); mean > 2 || longest > 200 {
 			t.Errorf("keys %q: mean probe distance %.2f, longest %d", format, mean, longest)
 		}
+	}
+}
+
+// TestSumTableMapping grows a table past mapSlotsFrom, so that its slots
+// are a mapping of their own, then again: the first mapping is unmapped,
+// and the second is once the table is dropped and collected. The sums
+// survive the moves.
+func TestSumTableMapping(t *testing.T) {
+	mapped := func(b []byte) bool {
+		maps, err := os.ReadFile("/proc/self/maps")
+		if err != nil {
+			t.Skip(err)
+		}
+		start := fmt.Sprintf("%x-", uintptr(unsafe.Pointer(&b[0])))
+		for _, l := range strings.Split(string(maps), "\n") {
+			if strings.HasPrefix(l, start) {
+				return true
+			}
+		}
+		return false
+	}
+	tab := newSumTable()
+	var first []byte
+	key := func(i int) []byte { return fmt.Appendf(nil, "key %d of the mapping test", i) }
+	n := 0
+	for ; first == nil || tab.mem.b == nil || &tab.mem.b[0] == &first[0]; n++ {
+		if _, err := tab.add(key(n), []byte("1")); err != nil {
+			t.Fatal(err)
+		}
+		if first == nil && tab.mem.b != nil {
+			first = tab.mem.b
+			if !mapped(first) {
+				t.Fatalf("the slots of a table of %d slots are not a mapping of their own", len(tab.slots))
+			}
+		}
+	}
+	if mapped(first) {
+		t.Errorf("the mapping of %d slots outlived the table's growth", len(first)/32)
+	}
+	for i := range n {
+		if _, err := tab.add(key(i), []byte("2")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	threes := 0
+	count := func(b []byte) ([]byte, error) {
+		threes += bytes.Count(b, []byte("\t3\n"))
+		return b[:0], nil
+	}
+	out, err := tab.appendAll(nil, []byte("\t"), '\n', count)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count(out)
+	if got := threes; got != n {
+		t.Fatalf("%d of %d keys sum to 3", got, n)
+	}
+	second := tab.mem.b
+	tab = nil
+	for i := 0; i < 50 && mapped(second); i++ {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+	if mapped(second) {
+		t.Errorf("the mapping of a dropped table is still there")
 	}
 }

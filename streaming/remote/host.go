@@ -330,7 +330,7 @@ func (h *Host) lose(err error) {
 	if clean {
 		go func() {
 			defer h.cleaned.Done()
-			h.cleanup()
+			h.cleanup(2 * time.Minute)
 		}()
 	}
 }
@@ -351,9 +351,9 @@ case $scratch in
 esac`
 
 // cleanup removes what a lost worker left on its host, if the host can
-// still be reached: its processes and its scratch directory.
-func (h *Host) cleanup() {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+// be reached within timeout: its processes and its scratch directory.
+func (h *Host) cleanup(timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	sid, scratch := strconv.Itoa(h.Hello.SID), h.Hello.Scratch
 	if h.Login.Local {
@@ -596,11 +596,13 @@ func (h *Host) Close(grace time.Duration) error {
 	// A worker that did not end well (killed after the grace, crashed,
 	// or unable to remove its scratch directory) leaves its scratch
 	// directory and maybe processes behind: they are removed here.
-	clean := !h.cleaning && h.Hello.SID > 1 && !h.cmd.ProcessState.Success()
+	ps := h.cmd.ProcessState
+	clean := !h.cleaning && h.Hello.SID > 1 && (ps == nil || !ps.Success())
 	h.cleaning = h.cleaning || clean
 	h.mu.Unlock()
 	if clean {
-		h.cleanup()
+		// Briefly: a host that cannot be reached now is not waited for.
+		h.cleanup(15 * time.Second)
 	}
 	return nil
 }

@@ -173,6 +173,9 @@ func TestStartSessions(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Start %d: sending work: %v", i+1, err)
 		}
+		if ps := h.cmd.ProcessState; ps == nil || !ps.Success() {
+			t.Errorf("Start %d: the session ended with %v, want status 0", i+1, ps)
+		}
 		if h.Copied != want.copied {
 			t.Errorf("Start %d: Copied = %v, want %v", i+1, h.Copied, want.copied)
 		}

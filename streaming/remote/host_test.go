@@ -1,10 +1,14 @@
 package remote
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -134,5 +138,46 @@ func TestOneLine(t *testing.T) {
 		if got := oneLine(c.in); got != c.want {
 			t.Errorf("oneLine(%q) = %q, want %q", c.in, got, c.want)
 		}
+	}
+}
+
+// TestServeScratchLeft runs a worker in this process whose scratch
+// directory cannot be removed (an immutable file in it, which root cannot
+// remove either): Serve says so, so that the worker exits 1 and the
+// driver cleans up after it.
+func TestServeScratchLeft(t *testing.T) {
+	base := t.TempDir()
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	served := make(chan error, 1)
+	go func() {
+		served <- Serve(context.Background(), inR, outW, WorkerOptions{Scratch: base})
+		outW.Close()
+	}()
+	r := bufio.NewReader(outR)
+	var buf []byte
+	fr, err := readFrame(r, &buf)
+	if err != nil || fr.typ != msgHello {
+		t.Fatalf("first frame %q, %v", fr.typ, err)
+	}
+	var hello helloMsg
+	if err := json.Unmarshal(fr.data, &hello); err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, r) // heartbeats
+	stuck := filepath.Join(hello.Scratch, "stuck")
+	if err := os.WriteFile(stuck, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("chattr", "+i", stuck).CombinedOutput(); err != nil {
+		inW.Close()
+		<-served
+		t.Skipf("chattr +i: %v: %s", err, out)
+	}
+	defer exec.Command("chattr", "-i", stuck).Run()
+	inW.Close()
+	err = <-served
+	if err == nil || !strings.Contains(err.Error(), "remove scratch directory") {
+		t.Errorf("Serve = %v, want an error removing the scratch directory", err)
 	}
 }

@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/mrpipe/mrpipe/cmd/internal/cliutil"
@@ -152,9 +154,9 @@ func options(c *cli.Context) (extsort.Options, error) {
 		o.Parallel = n
 	}
 	if c.IsSet("batch-size") {
-		n, err := strconv.Atoi(c.String("batch-size"))
-		if err != nil || n < 2 {
-			return o, cliutil.Exit(2, fmt.Errorf("invalid --batch-size argument '%s'", c.String("batch-size")))
+		n, err := parseBatchSize(c.String("batch-size"), maxBatchSize())
+		if err != nil {
+			return o, cliutil.Exit(2, err)
 		}
 		o.BatchSize = n
 	}
@@ -254,4 +256,41 @@ func (s stdoutWriter) Write(p []byte) (int, error) {
 		err = &os.PathError{Op: "write", Path: "'standard output'", Err: err}
 	}
 	return n, err
+}
+
+// parseBatchSize parses --batch-size's argument as GNU sort does, with
+// its messages: a decimal number (after blanks) from 2 to max; the second
+// line of a two-line message carries its own "mrsort: ".
+func parseBatchSize(arg string, max int) (int, error) {
+	t := strings.TrimLeft(arg, " \t\n\v\f\r")
+	i := 0
+	for i < len(t) && t[i] >= '0' && t[i] <= '9' {
+		i++
+	}
+	switch {
+	case i == 0:
+		return 0, fmt.Errorf("invalid --batch-size argument '%s'", arg)
+	case i < len(t):
+		return 0, fmt.Errorf("invalid suffix in --batch-size argument '%s'", arg)
+	}
+	n, err := strconv.Atoi(t)
+	switch {
+	case err == nil && n < 2:
+		return 0, fmt.Errorf("invalid --batch-size argument '%s'\nmrsort: minimum --batch-size argument is '2'", arg)
+	case err != nil || n > max:
+		return 0, fmt.Errorf("--batch-size argument '%s' too large\nmrsort: maximum --batch-size argument with current rlimit is %d", arg, max)
+	}
+	return n, nil
+}
+
+// maxBatchSize is GNU sort's bound on --batch-size: the open files limit
+// less stdin, stdout and stderr. (Go raises the soft limit to the hard
+// one at start, so where they differ mrsort allows more than GNU sort,
+// as many as it can open.)
+func maxBatchSize() int {
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil || rl.Cur > math.MaxInt32 {
+		return math.MaxInt32
+	}
+	return int(rl.Cur) - 3
 }

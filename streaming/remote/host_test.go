@@ -23,7 +23,9 @@ import (
 // for the timeout, then killed and its scratch directory removed.
 func TestHeartbeatTimeout(t *testing.T) {
 	scratch := t.TempDir()
-	h, err := Start(context.Background(), Login{Local: true}, HostOptions{Scratch: scratch, Timeout: 2 * time.Second})
+	// The timeout is also the wait for the worker's hello: room for a
+	// loaded machine.
+	h, err := Start(context.Background(), Login{Local: true}, HostOptions{Scratch: scratch, Timeout: 4 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,13 +83,13 @@ func TestCloseKilled(t *testing.T) {
 func TestHeartbeatBusyHost(t *testing.T) {
 	var warn bytes.Buffer
 	ls, _ := ParseLogins("2/:")
-	r, err := Dial(context.Background(), ls, HostOptions{Scratch: t.TempDir(), Timeout: 2 * time.Second}, &syncWriter{w: &warn})
+	r, err := Dial(context.Background(), ls, HostOptions{Scratch: t.TempDir(), Timeout: 4 * time.Second}, &syncWriter{w: &warn})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
 	// Three times the timeout, with nothing read or written.
-	o := job.Options{Mapper: "sleep 6; cat", Reducer: "cat", NumReduceTasks: 1}
+	o := job.Options{Mapper: "sleep 12; cat", Reducer: "cat", NumReduceTasks: 1}
 	in := t.TempDir()
 	if err := os.WriteFile(filepath.Join(in, "in.txt"), []byte("a\t1\nb\t2\n"), 0o644); err != nil {
 		t.Fatal(err)

@@ -111,8 +111,10 @@ func TestSpeculativeLab(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "slow")
 	got, took := timed(r, out)
 	t.Logf("on h1 and h3: %v; on h1, h3 and a slow h2: %v", base, took)
-	if took >= 2*base {
-		t.Errorf("with a slow host the job took %v, not less than twice %v", took, base)
+	// Far less than the slow host's minute: the job did not wait for it.
+	// (Not a ratio to base: the machine's load may change between them.)
+	if took >= base+30*time.Second {
+		t.Errorf("with a slow host the job took %v, against %v without it", took, base)
 	}
 	if len(got) != len(want) {
 		t.Fatalf("%d part files, want %d", len(got), len(want))

@@ -115,8 +115,10 @@ func (l *Lab) Processes(host string) ([]string, error) {
 		}
 		cmd := strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " "))
 		// The listener, and the per-connection sshd processes of
-		// sessions that are ending.
-		if strings.HasPrefix(cmd, "sshd:") || strings.Contains(cmd, "sshd") && strings.Contains(cmd, l.Dir+"/") {
+		// sessions that are ending ("sshd-session:" and "sshd-auth:"
+		// from OpenSSH 9.8 on).
+		if strings.HasPrefix(cmd, "sshd:") || strings.HasPrefix(cmd, "sshd-session:") || strings.HasPrefix(cmd, "sshd-auth:") ||
+			strings.Contains(cmd, "sshd") && strings.Contains(cmd, l.Dir+"/") {
 			continue
 		}
 		procs = append(procs, pid+" "+cmd)

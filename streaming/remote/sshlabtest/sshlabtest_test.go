@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mrpipe/mrpipe/streaming/remote/sshlabtest"
 )
@@ -44,7 +45,13 @@ func TestIsolation(t *testing.T) {
 	}
 	// Processes sees what runs on a host, and only there.
 	pid := strings.TrimSpace(lab.Run(t, "h1", "sleep 300 </dev/null >/dev/null 2>&1 & echo $!"))
+	// (Until the shell's child has exec'd sleep, it shows the shell's
+	// command line.)
 	ps, err := lab.Processes("h1")
+	for i := 0; i < 50 && err == nil && (len(ps) != 1 || ps[0] != pid+" sleep 300"); i++ {
+		time.Sleep(100 * time.Millisecond)
+		ps, err = lab.Processes("h1")
+	}
 	if err != nil || len(ps) != 1 || ps[0] != pid+" sleep 300" {
 		t.Errorf("h1's processes: %q, %v; want %s sleep 300", ps, err, pid)
 	}

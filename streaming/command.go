@@ -44,7 +44,7 @@ const TailLines = 20
 // and its standard error is scanned for reporter lines.
 type Command struct {
 	Role Role
-	// Cmd is run as `sh -c Cmd`.
+	// Cmd is run as `sh -c Cmd` would run it.
 	Cmd string
 	// Task gives the command's Hadoop environment and names its input in
 	// failure reports.
@@ -179,8 +179,7 @@ func (c *Command) Run(ctx context.Context, in io.Reader, out func(chunk []byte) 
 	if env == nil {
 		env = os.Environ()
 	}
-	cmd := exec.Command("/bin/sh", "-c", c.Cmd)
-	cmd.Env = c.Task.Environ(env)
+	cmd, execd := shellCommand(c.Cmd, c.Task.Environ(env))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 
 	// The command's stdin: the input file itself when it can read it
@@ -226,6 +225,13 @@ func (c *Command) Run(ctx context.Context, in io.Reader, out func(chunk []byte) 
 	setPipeSize(outR)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, errW
 	err = cmd.Start()
+	if err != nil && execd {
+		// sh -c runs what exec cannot (a script without #!), or says why not.
+		sh := exec.Command("/bin/sh", "-c", c.Cmd)
+		sh.Env, sh.SysProcAttr = c.Task.Environ(env), cmd.SysProcAttr
+		sh.Stdin, sh.Stdout, sh.Stderr = cmd.Stdin, cmd.Stdout, cmd.Stderr
+		cmd, err, execd = sh, sh.Start(), false
+	}
 	// keepR, our copy of the read end of the command's stdin pipe, stays
 	// open until the command has exited: the bytes then left in the pipe
 	// are input it never read. (A command that exits without reading an
@@ -420,7 +426,10 @@ func (c *Command) Run(ctx context.Context, in io.Reader, out func(chunk []byte) 
 	if c.InputName != "" {
 		ce.Input = InputInfo{Name: c.InputName}
 	}
-	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+	// When exit statuses are ignored, so is the death by a signal of a
+	// program run without sh: sh would have exited 128+n, and Hadoop,
+	// which runs commands without a shell, sees 128+n too.
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() && !(execd && c.IgnoreExitStatus && !early) {
 		ce.ExitStatus, ce.Signal = -1, ws.Signal()
 		return st, ce
 	}

@@ -14,7 +14,9 @@
 //
 // # Commands
 //
-// A [Command] is run with `sh -c` in a process group of its own. Its
+// A [Command] is run as `sh -c` would run it, in a process group of its
+// own: a plain command (see [PlainArgs]) naming a program is run as that
+// program, without a shell to start first; any other runs in sh -c. Its
 // standard input is fed batches of records through a pipe, or, when the
 // input is a [DirectInput] (a file, or a split running to the end of one),
 // is the file itself: the command reads it without a copy, and where it

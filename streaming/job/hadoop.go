@@ -198,60 +198,10 @@ func (h *HadoopCommand) command(flag, cmd string) (string, error) {
 // hadoopPlain reports whether Hadoop's splitting of cmd (PipeMapRed's
 // splitArgs: words at spaces, a quote starts or ends a word, no escapes)
 // gives the argument vector sh -c would, with nothing for a shell to
-// expand: each word is made of characters no shell treats specially, or
-// is all in single quotes, or all in double quotes without $, ` or \.
+// expand (see streaming.PlainArgs).
 func hadoopPlain(cmd string) bool {
-	first := true
-	for i := 0; i < len(cmd); {
-		if cmd[i] == ' ' {
-			i++
-			continue
-		}
-		var word string
-		switch q := cmd[i]; q {
-		case '\'', '"':
-			j := strings.IndexByte(cmd[i+1:], q)
-			if j <= 0 { // unterminated or empty: Hadoop drops an empty word
-				return false
-			}
-			word = cmd[i+1 : i+1+j]
-			i += j + 2
-			if i < len(cmd) && cmd[i] != ' ' {
-				return false
-			}
-			if q == '"' && strings.ContainsAny(word, "$`\\") {
-				return false
-			}
-		default:
-			j := strings.IndexByte(cmd[i:], ' ')
-			if j < 0 {
-				j = len(cmd) - i
-			}
-			word = cmd[i : i+j]
-			i += j
-			for k := 0; k < len(word); k++ {
-				c := word[k]
-				if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
-					strings.IndexByte("-_./:,+@%=", c) >= 0) {
-					return false
-				}
-			}
-			if first && (strings.Contains(word, "=") || shellWords[word]) {
-				return false
-			}
-		}
-		first = false
-	}
-	return !first
-}
-
-// shellWords are words sh reads as syntax at the start of a command.
-var shellWords = map[string]bool{}
-
-func init() {
-	for _, w := range strings.Fields("case do done elif else esac fi for if in then until while function select time") {
-		shellWords[w] = true
-	}
+	_, ok := streaming.PlainArgs(cmd)
+	return ok
 }
 
 // builtin returns mrrun's built-in reducer name (not aggregate) as an awk

@@ -10,16 +10,26 @@ import (
 	"os"
 )
 
-// Input is one input of a sort: a named reader. If Reader is nil the file
-// Name is opened when it is reached ("-" is standard input).
+// Input is one input of a sort: a named reader. If Reader is nil, Open
+// opens it when it is reached, or else the file Name ("-" is standard
+// input); an input opened so is closed once read, so that Merge over more
+// inputs than it can open at once holds a batch of them open at a time.
 type Input struct {
 	Name   string
 	Reader io.Reader
+	Open   func() (io.ReadCloser, error)
 }
 
 func (in *Input) open() (io.Reader, func(), error) {
 	if in.Reader != nil {
 		return in.Reader, func() {}, nil
+	}
+	if in.Open != nil {
+		r, err := in.Open()
+		if err != nil {
+			return nil, nil, err
+		}
+		return r, func() { r.Close() }, nil
 	}
 	if in.Name == "-" {
 		return os.Stdin, func() {}, nil

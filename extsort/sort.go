@@ -418,6 +418,12 @@ func (s *Sorter) Merge(ctx context.Context, inputs []Input, w io.Writer) (st Sta
 	flushBatch := func() error {
 		run, d, err := s.writeRun(ctx, tmp, cur)
 		cur = cur[:0]
+		// The batch's inputs are read: close them, or the next batches
+		// would run out of file descriptors.
+		for _, c := range closers {
+			c()
+		}
+		closers = closers[:0]
 		if err != nil {
 			return err
 		}

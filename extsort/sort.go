@@ -419,11 +419,18 @@ func (s *Sorter) Merge(ctx context.Context, inputs []Input, w io.Writer) (st Sta
 		run, d, err := s.writeRun(ctx, tmp, cur)
 		cur = cur[:0]
 		// The batch's inputs are read: close them, or the next batches
-		// would run out of file descriptors.
+		// would run out of file descriptors, and keep their counts but
+		// not their buffers.
 		for _, c := range closers {
 			c()
 		}
 		closers = closers[:0]
+		for _, br := range readers {
+			st.Records += br.records
+			st.Bytes += br.bytes
+		}
+		clear(readers)
+		readers = readers[:0]
 		if err != nil {
 			return err
 		}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/mrpipe/mrpipe/extsort"
 )
 
@@ -15,10 +17,36 @@ type MergeOptions struct {
 	Key            KeySpec
 	Comparator     string // KeyFieldBasedComparator options; "": key bytes
 	ZeroTerminated bool
-	// Memory and TempDirs are for extsort, which merges in batches when
-	// there are more parts than it can open at once.
+	// Memory bounds the merge's memory (0: extsort.DefaultMemory), and so
+	// how many parts it reads at once (see Merge); TempDirs are for the
+	// runs of a merge in batches.
 	Memory   int64
 	TempDirs []string
+	// FanIn, when not 0, is how many parts are read at once instead.
+	FanIn int
+}
+
+// partMemory is about what an open part costs a merge: its reader's
+// buffer (256 KiB), its S2 block compressed and decoded (256 KiB each)
+// and the merge's own buffer.
+const partMemory = 1 << 20
+
+// fanIn returns how many parts a merge reads at once: as many as half
+// the memory holds (partMemory each), and the open-file limit allows.
+func (o MergeOptions) fanIn() int {
+	if o.FanIn > 0 {
+		return max(o.FanIn, 2)
+	}
+	mem := o.Memory
+	if mem <= 0 {
+		mem = extsort.DefaultMemory()
+	}
+	f := int(mem / 2 / partMemory)
+	var rl unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) == nil {
+		f = min(f, int(rl.Cur)-32)
+	}
+	return max(f, 2)
 }
 
 // MergeStats counts what a Merge read and wrote.
@@ -80,50 +108,40 @@ func orderOf(parts []*Part, o MergeOptions) (mergeOrder, error) {
 // stable in the order of parts (equal keys come from earlier parts first).
 // When a manifest says its part is not sorted, the parts are sorted
 // instead (within o.Memory, stable: ties keep the order of parts, then of
-// lines), so the output is the same as if they had been sorted. A *VerifyError from any part stops the merge and is returned as
-// it is.
+// lines), so the output is the same as if they had been sorted. A
+// *VerifyError from any part stops the merge and is returned as it is.
+//
+// Parts beyond what the memory allows to read at once (a megabyte each,
+// for buffers; see MergeOptions) are merged in batches, in order, into
+// temporary runs that are merged in turn, as Hadoop merges at most
+// io.sort.factor map outputs at a time: a reduce over thousands of map
+// outputs would otherwise need gigabytes and as many open files. Up to
+// that many, they are merged in one pass.
 func Merge(ctx context.Context, parts []*Part, w io.Writer, o MergeOptions) (MergeStats, error) {
 	st := MergeStats{Parts: len(parts)}
 	mo, err := orderOf(parts, o)
 	if err != nil {
 		return st, err
 	}
-	readers := make([]io.ReadCloser, 0, len(parts))
+	if mo.sorted && mo.comparator == "" && len(parts) <= o.fanIn() {
+		return kmergeParts(ctx, parts, w, mo, st)
+	}
+	// Each part is opened when the sort reaches it and closed once read.
+	counters := make([]*verifyReader, len(parts))
 	defer func() {
-		for _, r := range readers {
-			r.Close()
+		for _, c := range counters {
+			if c != nil {
+				c.Close()
+			}
 		}
 	}()
-	counters := make([]*countReader, 0, len(parts))
-	for _, pt := range parts {
-		r, err := pt.Open()
-		if err != nil {
-			return st, err
-		}
-		readers = append(readers, r)
-		counters = append(counters, &countReader{r: r})
-	}
 	total := func() {
 		for _, c := range counters {
-			st.Records += c.v().records
-			st.Bytes += c.v().bytes
+			if c != nil {
+				st.Records += c.records
+				st.Bytes += c.bytes
+			}
 		}
-	}
-	if mo.sorted && mo.comparator == "" {
-		// Key bytes: the merge of this package, without extsort's
-		// general comparator.
-		m := &kmerge{sep: mo.key.Sep(), term: '\n', nkey: mo.key.N(), w: w}
-		if mo.zero {
-			m.term = 0
-		}
-		ins := make([]io.Reader, len(counters))
-		for i, c := range counters {
-			ins[i] = c.r
-		}
-		err = m.run(ctx, ins)
-		total()
-		st.OutRecords, st.OutBytes = m.records, m.bytes
-		return st, err
 	}
 	var keys []extsort.Key
 	if mo.comparator != "" {
@@ -136,13 +154,22 @@ func Merge(ctx context.Context, parts []*Part, w io.Writer, o MergeOptions) (Mer
 	s, err := extsort.New(extsort.Options{
 		Keys: keys, Separator: string(mo.key.Sep()), Stable: true,
 		ZeroTerminated: mo.zero, Memory: o.Memory, TempDirs: o.TempDirs,
+		BatchSize: o.fanIn(),
 	})
 	if err != nil {
 		return st, err
 	}
 	inputs := make([]extsort.Input, len(parts))
 	for i, pt := range parts {
-		inputs[i] = extsort.Input{Name: pt.Path, Reader: counters[i]}
+		inputs[i] = extsort.Input{Name: pt.Path, Open: func() (io.ReadCloser, error) {
+			r, err := pt.Open()
+			if err != nil {
+				return nil, err
+			}
+			vr := r.(*verifyReader)
+			counters[i] = vr
+			return vr, nil
+		}}
 	}
 	var es extsort.Stats
 	if mo.sorted {
@@ -167,9 +194,31 @@ func Merge(ctx context.Context, parts []*Part, w io.Writer, o MergeOptions) (Mer
 	return st, err
 }
 
-// countReader gives access to the verifying reader's counts.
-type countReader struct{ r io.Reader }
-
-func (c *countReader) Read(p []byte) (int, error) { return c.r.Read(p) }
-
-func (c *countReader) v() *verifyReader { return c.r.(*verifyReader) }
+// kmergeParts merges parts sorted by key bytes with a kmerge, all open at
+// once.
+func kmergeParts(ctx context.Context, parts []*Part, w io.Writer, mo mergeOrder, st MergeStats) (MergeStats, error) {
+	readers := make([]io.Reader, 0, len(parts))
+	defer func() {
+		for _, r := range readers {
+			r.(io.Closer).Close()
+		}
+	}()
+	for _, pt := range parts {
+		r, err := pt.Open()
+		if err != nil {
+			return st, err
+		}
+		readers = append(readers, r)
+	}
+	m := &kmerge{sep: mo.key.Sep(), term: '\n', nkey: mo.key.N(), w: w}
+	if mo.zero {
+		m.term = 0
+	}
+	err := m.run(ctx, readers)
+	for _, r := range readers {
+		st.Records += r.(*verifyReader).records
+		st.Bytes += r.(*verifyReader).bytes
+	}
+	st.OutRecords, st.OutBytes = m.records, m.bytes
+	return st, err
+}

@@ -149,7 +149,7 @@ func (pt *Part) newReader(r io.Reader, c io.Closer) (io.ReadCloser, error) {
 		return nil, &VerifyError{File: pt.Path, What: fmt.Sprintf("file is %s, manifest says format %s", what, pt.Manifest.Format)}
 	}
 	if isS2 {
-		vr.src = s2.NewReader(br, s2.ReaderMaxBlockSize(4<<20))
+		vr.src = s2.NewReader(br, s2.ReaderMaxBlockSize(4<<20), s2.ReaderAllocBlock(s2BlockSize))
 		vr.s2 = true
 	} else {
 		vr.src = br
@@ -252,4 +252,16 @@ func (v *verifyReader) atEOF() error {
 	return io.EOF
 }
 
-func (v *verifyReader) Close() error { return v.closer.Close() }
+// Close closes the part and lets go of the reader's buffers; reading
+// after returns an error.
+func (v *verifyReader) Close() error {
+	if v.closer == nil {
+		return nil
+	}
+	err := v.closer.Close()
+	v.closer, v.src = nil, nil
+	if v.err == nil {
+		v.err = fmt.Errorf("%s: read after close", v.name)
+	}
+	return err
+}

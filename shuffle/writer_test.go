@@ -3,6 +3,7 @@ package shuffle
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -388,4 +389,98 @@ func TestSkipCombine(t *testing.T) {
 	if want := []string{"a\t1", "hello\t2", "the\t3", "z\t9"}; !slices.Equal(got, want) {
 		t.Errorf("records %q, want %q", got, want)
 	}
+}
+
+// TestMergeInBatches checks that parts beyond the fan-in are merged in
+// batches with the same output, stable in the order of parts, and counts
+// as in one pass; that a damaged part is still found; and that the parts
+// are not all open at once.
+func TestMergeInBatches(t *testing.T) {
+	var dirs []string
+	var all []byte
+	for i := range 23 {
+		d := t.TempDir()
+		data := genLines(300+50*i, uint64(i))
+		writeAll(t, d, Options{Partitions: 2, Sort: true}, data, 4096)
+		dirs = append(dirs, d)
+		all = append(all, data...)
+	}
+	parts := func(p int) []*Part {
+		var ps []*Part
+		for _, d := range dirs {
+			pt, err := FindPart(d, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ps = append(ps, pt)
+		}
+		return ps
+	}
+	for p := range 2 {
+		var one, batched bytes.Buffer
+		st1, err := Merge(context.Background(), parts(p), &one, MergeOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := openFiles(t)
+		maxOpen := 0
+		w := writerFunc(func(b []byte) (int, error) {
+			maxOpen = max(maxOpen, openFiles(t)-before)
+			return batched.Write(b)
+		})
+		st2, err := Merge(context.Background(), parts(p), w, MergeOptions{FanIn: 4, TempDirs: []string{t.TempDir()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(one.Bytes(), batched.Bytes()) {
+			t.Errorf("partition %d: merged in batches of 4, the output differs", p)
+		}
+		if st1 != st2 || st2.Records == 0 || st2.OutRecords != st2.Records {
+			t.Errorf("partition %d: stats %+v in one pass, %+v in batches", p, st1, st2)
+		}
+		if maxOpen > 4+2 {
+			t.Errorf("partition %d: %d files open at once, fan-in 4", p, maxOpen)
+		}
+	}
+	// The partitions together are the stable sort of all the input.
+	var both []byte
+	for p := range 2 {
+		var b bytes.Buffer
+		if _, err := Merge(context.Background(), parts(p), &b, MergeOptions{FanIn: 3}); err != nil {
+			t.Fatal(err)
+		}
+		both = append(both, b.Bytes()...)
+	}
+	if !bytes.Equal(stableSortByKey(both), stableSortByKey(all)) {
+		t.Error("the partitions merged in batches do not hold the input")
+	}
+	// A part cut short in a later batch is found.
+	ps := parts(0)
+	f := ps[17].Path
+	fi, err := os.Stat(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(f, fi.Size()-3); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Merge(context.Background(), ps, io.Discard, MergeOptions{FanIn: 4})
+	var ve *VerifyError
+	if !errors.As(err, &ve) || ve.File != f {
+		t.Errorf("truncated part %s: got %v, want a VerifyError naming it", f, err)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
+
+// openFiles returns how many files this process has open.
+func openFiles(t *testing.T) int {
+	t.Helper()
+	es, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd")
+	}
+	return len(es)
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 
@@ -466,7 +467,9 @@ func (Local) RunReduce(ctx context.Context, t *ReduceTask) (*Result, error) {
 	var mst shuffle.MergeStats
 	go func() {
 		var err error
-		mst, err = shuffle.Merge(ctx, parts, pw, shuffle.MergeOptions{Memory: sp.SortMemory})
+		// Runs of a merge in batches go beside the output, in the
+		// attempt's directory, removed with it.
+		mst, err = shuffle.Merge(ctx, parts, pw, shuffle.MergeOptions{Memory: sp.SortMemory, TempDirs: []string{filepath.Dir(t.Output)}})
 		pw.CloseWithError(err)
 		mergeDone <- err
 	}()

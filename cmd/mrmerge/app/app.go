@@ -33,7 +33,10 @@ The order comes from the manifests (their key spec and comparator, which
 must agree). -t, --key-fields and --comparator give it for inputs
 without a manifest. When a manifest says its output is not sorted (mrpart
 without --sort), the inputs are sorted instead of merged (stable, within
--S), so the output is the same.
+-S), so the output is the same. Inputs are read at most as many at a time
+as half of -S holds at a megabyte each and the open-file limit allows;
+beyond that they are merged a batch at a time into temporary runs (in -T
+DIR), which are merged in turn.
 
 Exit status: 0 on success, 1 when a file does not match its manifest or
 is corrupt, 2 on bad usage or unreadable input.

@@ -404,36 +404,43 @@ func (s *Sorter) reduceRuns(ctx context.Context, tmp *temps, runs []*runFile, ke
 func (s *Sorter) Merge(ctx context.Context, inputs []Input, w io.Writer) (st Stats, err error) {
 	tmp := newTemps(s.o.tempDirs())
 	defer tmp.closeAll()
-	var closers []func()
-	defer func() {
-		for _, c := range closers {
-			c()
+	var closers []func() // one per reader; nil for an input Merge did not open
+	var readers []*blockReader
+	// closeInputs closes the inputs opened since it last did, once their
+	// readers have stopped (an input given as a Reader is not waited for:
+	// its read may block, on a terminal say).
+	closeInputs := func() {
+		for i, br := range readers {
+			br.close()
+			if closers[i] != nil {
+				for range br.full {
+				}
+				closers[i]()
+				closers[i] = nil
+			}
 		}
-	}()
+	}
+	defer closeInputs()
 	fan := s.fanIn()
 	// Inputs beyond the fan-in are merged in batches into runs first.
 	var runs []*runFile
 	var cur []cursor
-	var readers []*blockReader
 	flushBatch := func() error {
 		run, d, err := s.writeRun(ctx, tmp, cur)
 		cur = cur[:0]
+		if err != nil {
+			return err
+		}
 		// The batch's inputs are read: close them, or the next batches
 		// would run out of file descriptors, and keep their counts but
 		// not their buffers.
-		for _, c := range closers {
-			c()
-		}
-		closers = closers[:0]
+		closeInputs()
 		for _, br := range readers {
 			st.Records += br.records
 			st.Bytes += br.bytes
 		}
 		clear(readers)
-		readers = readers[:0]
-		if err != nil {
-			return err
-		}
+		readers, closers = readers[:0], closers[:0]
 		st.Duplicates += d
 		st.MergePasses++
 		st.TempBytes += run.size
@@ -444,6 +451,9 @@ func (s *Sorter) Merge(ctx context.Context, inputs []Input, w io.Writer) (st Sta
 		r, closeFn, err := in.open()
 		if err != nil {
 			return cursor{}, err
+		}
+		if in.Reader != nil || in.Open == nil && in.Name == "-" {
+			closeFn = nil
 		}
 		closers = append(closers, closeFn)
 		br := newBlockReader(in.Name, r, s.c, s.term)

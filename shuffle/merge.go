@@ -26,27 +26,62 @@ type MergeOptions struct {
 	FanIn int
 }
 
-// partMemory is about what an open part costs a merge: its reader's
-// buffer (256 KiB), its S2 block compressed and decoded (256 KiB each)
-// and the merge's own buffer.
+// partMemory is about what an open part costs a merge at most: its
+// reader's buffer (256 KiB), its S2 block compressed and decoded (256 KiB
+// each) and the merge's own buffer.
 const partMemory = 1 << 20
 
-// fanIn returns how many parts a merge reads at once: as many as half
-// the memory holds (partMemory each), and the open-file limit allows.
+// partCost is about what part pt costs a merge while it is open: a small
+// part's buffers are its size.
+func partCost(pt *Part) int64 {
+	if pt.Info == nil {
+		return partMemory
+	}
+	return min(4*pt.Info.FileBytes+16<<10, partMemory)
+}
+
+func (o MergeOptions) memory() int64 {
+	if o.Memory > 0 {
+		return o.Memory
+	}
+	return extsort.DefaultMemory()
+}
+
+// fileLimit returns how many parts may be open at once: the open-file
+// limit, less some for everything else.
+func fileLimit() int {
+	var rl unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) != nil || rl.Cur > 1<<20 {
+		return 1 << 20
+	}
+	return int(rl.Cur) - 32
+}
+
+// onePass reports whether parts are merged in one pass, all open at once:
+// there are no more than FanIn, or the open-file limit allows them and
+// their buffers take at most half the memory.
+func (o MergeOptions) onePass(parts []*Part) bool {
+	if o.FanIn > 0 {
+		return len(parts) <= o.FanIn
+	}
+	if len(parts) > fileLimit() {
+		return false
+	}
+	var need int64
+	for _, pt := range parts {
+		need += partCost(pt)
+	}
+	return need <= o.memory()/2
+}
+
+// fanIn returns how many parts a merge in batches reads at once: as many
+// as half the memory holds (partMemory each) and the open-file limit
+// allows.
 func (o MergeOptions) fanIn() int {
 	if o.FanIn > 0 {
 		return max(o.FanIn, 2)
 	}
-	mem := o.Memory
-	if mem <= 0 {
-		mem = extsort.DefaultMemory()
-	}
-	f := int(mem / 2 / partMemory)
-	var rl unix.Rlimit
-	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) == nil {
-		f = min(f, int(rl.Cur)-32)
-	}
-	return max(f, 2)
+	return max(min(int(o.memory()/2/partMemory), fileLimit()), 2)
 }
 
 // MergeStats counts what a Merge read and wrote.
@@ -111,35 +146,37 @@ func orderOf(parts []*Part, o MergeOptions) (mergeOrder, error) {
 // lines), so the output is the same as if they had been sorted. A
 // *VerifyError from any part stops the merge and is returned as it is.
 //
-// Parts beyond what the memory allows to read at once (a megabyte each,
-// for buffers; see MergeOptions) are merged in batches, in order, into
-// temporary runs that are merged in turn, as Hadoop merges at most
-// io.sort.factor map outputs at a time: a reduce over thousands of map
-// outputs would otherwise need gigabytes and as many open files. Up to
-// that many, they are merged in one pass.
+// Parts whose buffers (up to a megabyte each, by their size) take more
+// than half the memory, or more than may be open at once, are merged in
+// batches, in order, into temporary runs that are merged in turn, as
+// Hadoop merges at most io.sort.factor map outputs at a time: a reduce
+// over thousands of map outputs would otherwise need gigabytes and as
+// many open files. Otherwise they are merged in one pass.
 func Merge(ctx context.Context, parts []*Part, w io.Writer, o MergeOptions) (MergeStats, error) {
 	st := MergeStats{Parts: len(parts)}
 	mo, err := orderOf(parts, o)
 	if err != nil {
 		return st, err
 	}
-	if mo.sorted && mo.comparator == "" && len(parts) <= o.fanIn() {
+	if mo.sorted && mo.comparator == "" && o.onePass(parts) {
 		return kmergeParts(ctx, parts, w, mo, st)
 	}
-	// Each part is opened when the sort reaches it and closed once read.
-	counters := make([]*verifyReader, len(parts))
+	// Each part is opened when the sort reaches it and closed once read
+	// (a batch of them at a time, see extsort.Input): its counts are
+	// taken then, and its reader and buffers let go.
+	open := make([]*verifyReader, len(parts))
 	defer func() {
-		for _, c := range counters {
-			if c != nil {
-				c.Close()
+		for _, vr := range open {
+			if vr != nil {
+				vr.Close()
 			}
 		}
 	}()
 	total := func() {
-		for _, c := range counters {
-			if c != nil {
-				st.Records += c.records
-				st.Bytes += c.bytes
+		for _, vr := range open {
+			if vr != nil {
+				st.Records += vr.records
+				st.Bytes += vr.bytes
 			}
 		}
 	}
@@ -167,8 +204,14 @@ func Merge(ctx context.Context, parts []*Part, w io.Writer, o MergeOptions) (Mer
 				return nil, err
 			}
 			vr := r.(*verifyReader)
-			counters[i] = vr
-			return vr, nil
+			open[i] = vr
+			return closer{vr, func() error {
+				// Read to its end (or failed, and so will the merge).
+				st.Records += vr.records
+				st.Bytes += vr.bytes
+				open[i] = nil
+				return vr.Close()
+			}}, nil
 		}}
 	}
 	var es extsort.Stats
@@ -222,3 +265,11 @@ func kmergeParts(ctx context.Context, parts []*Part, w io.Writer, mo mergeOrder,
 	st.OutRecords, st.OutBytes = m.records, m.bytes
 	return st, err
 }
+
+// closer is a reader with its own Close.
+type closer struct {
+	io.Reader
+	close func() error
+}
+
+func (c closer) Close() error { return c.close() }

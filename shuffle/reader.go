@@ -132,7 +132,13 @@ func (pt *Part) newReader(r io.Reader, c io.Closer) (io.ReadCloser, error) {
 			}
 		}
 	}
-	br := bufio.NewReaderSize(fileReader{r}, 256<<10)
+	// A small part gets a buffer its size: a reduce over many map outputs
+	// holds many at once.
+	size := 256 << 10
+	if pt.Info != nil {
+		size = int(min(max(pt.Info.FileBytes, 4<<10), int64(size)))
+	}
+	br := bufio.NewReaderSize(fileReader{r}, size)
 	head, err := br.Peek(len(s2Magic))
 	var fe fileError
 	if err != nil && errors.As(err, &fe) {
@@ -252,16 +258,13 @@ func (v *verifyReader) atEOF() error {
 	return io.EOF
 }
 
-// Close closes the part and lets go of the reader's buffers; reading
-// after returns an error.
+// Close closes the part. It may be called more than once, and while a
+// Read is under way (which then fails).
 func (v *verifyReader) Close() error {
-	if v.closer == nil {
+	c := v.closer
+	v.closer = nil
+	if c == nil {
 		return nil
 	}
-	err := v.closer.Close()
-	v.closer, v.src = nil, nil
-	if v.err == nil {
-		v.err = fmt.Errorf("%s: read after close", v.name)
-	}
-	return err
+	return c.Close()
 }

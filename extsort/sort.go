@@ -509,9 +509,13 @@ func (s *Sorter) Merge(ctx context.Context, inputs []Input, w io.Writer) (st Sta
 	if cerr := out.close(); err == nil {
 		err = cerr
 	}
-	for _, br := range readers {
-		st.Records += br.records
-		st.Bytes += br.bytes
+	// The readers have ended when the merge has; after a failure some
+	// may still be reading, and their counts do not matter.
+	if err == nil {
+		for _, br := range readers {
+			st.Records += br.records
+			st.Bytes += br.bytes
+		}
 	}
 	st.OutRecords, st.OutBytes = out.records, out.bytes
 	return st, err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -159,26 +160,15 @@ func Merge(ctx context.Context, parts []*Part, w io.Writer, o MergeOptions) (Mer
 		return st, err
 	}
 	if mo.sorted && mo.comparator == "" && o.onePass(parts) {
-		return kmergeParts(ctx, parts, w, mo, st)
-	}
-	// Each part is opened when the sort reaches it and closed once read
-	// (a batch of them at a time, see extsort.Input): its counts are
-	// taken then, and its reader and buffers let go.
-	open := make([]*verifyReader, len(parts))
-	defer func() {
-		for _, vr := range open {
-			if vr != nil {
-				vr.Close()
-			}
+		var opened int
+		st, opened, err = kmergeParts(ctx, parts, w, mo, st)
+		if !errors.Is(err, syscall.EMFILE) && !errors.Is(err, syscall.ENFILE) {
+			return st, err
 		}
-	}()
-	total := func() {
-		for _, vr := range open {
-			if vr != nil {
-				st.Records += vr.records
-				st.Bytes += vr.bytes
-			}
-		}
+		// Other merges in this process (reduce tasks at once) hold
+		// files too: in batches of half what could be opened.
+		st = MergeStats{Parts: len(parts)}
+		o.FanIn = max(2, opened/2)
 	}
 	var keys []extsort.Key
 	if mo.comparator != "" {
@@ -188,40 +178,18 @@ func Merge(ctx context.Context, parts []*Part, w io.Writer, o MergeOptions) (Mer
 	} else {
 		keys = []extsort.Key{{StartField: 1, EndField: mo.key.N()}}
 	}
-	s, err := extsort.New(extsort.Options{
+	so := extsort.Options{
 		Keys: keys, Separator: string(mo.key.Sep()), Stable: true,
 		ZeroTerminated: mo.zero, Memory: o.Memory, TempDirs: o.TempDirs,
-		BatchSize: o.fanIn(),
-	})
-	if err != nil {
-		return st, err
-	}
-	inputs := make([]extsort.Input, len(parts))
-	for i, pt := range parts {
-		inputs[i] = extsort.Input{Name: pt.Path, Open: func() (io.ReadCloser, error) {
-			r, err := pt.Open()
-			if err != nil {
-				return nil, err
-			}
-			vr := r.(*verifyReader)
-			open[i] = vr
-			return closer{vr, func() error {
-				// Read to its end (or failed, and so will the merge).
-				st.Records += vr.records
-				st.Bytes += vr.bytes
-				open[i] = nil
-				return vr.Close()
-			}}, nil
-		}}
 	}
 	var es extsort.Stats
 	if mo.sorted {
-		es, err = s.Merge(ctx, inputs, w)
+		so.BatchSize = o.fanIn()
+		es, err = mergeBatches(ctx, parts, w, so, &st)
 	} else {
 		st.Sorted = true
-		es, err = s.Sort(ctx, inputs, w)
+		es, err = sortParts(ctx, parts, w, so, &st)
 	}
-	total()
 	st.OutRecords, st.OutBytes = es.OutRecords, es.OutBytes
 	var ve *VerifyError
 	if errors.As(err, &ve) {
@@ -237,9 +205,69 @@ func Merge(ctx context.Context, parts []*Part, w io.Writer, o MergeOptions) (Mer
 	return st, err
 }
 
+// mergeBatches merges sorted parts with extsort, which reads them a batch
+// at a time (so.BatchSize): each part is opened when the merge reaches it
+// and closed once read, all on this goroutine, once its reader has
+// stopped; its counts are taken then, and its buffers let go.
+func mergeBatches(ctx context.Context, parts []*Part, w io.Writer, so extsort.Options, st *MergeStats) (extsort.Stats, error) {
+	s, err := extsort.New(so)
+	if err != nil {
+		return extsort.Stats{}, err
+	}
+	inputs := make([]extsort.Input, len(parts))
+	for i, pt := range parts {
+		inputs[i] = extsort.Input{Name: pt.Path, Open: func() (io.ReadCloser, error) {
+			r, err := pt.Open()
+			if err != nil {
+				return nil, err
+			}
+			vr := r.(*verifyReader)
+			return closer{vr, func() error {
+				st.Records += vr.records
+				st.Bytes += vr.bytes
+				return vr.Close()
+			}}, nil
+		}}
+	}
+	return s.Merge(ctx, inputs, w)
+}
+
+// sortParts sorts the parts with extsort, opened all at once here (Sort
+// reads them in order on a goroutine of its own, which it may leave
+// running when it fails: their counts are taken only when it succeeds).
+func sortParts(ctx context.Context, parts []*Part, w io.Writer, so extsort.Options, st *MergeStats) (extsort.Stats, error) {
+	s, err := extsort.New(so)
+	if err != nil {
+		return extsort.Stats{}, err
+	}
+	readers := make([]*verifyReader, 0, len(parts))
+	defer func() {
+		for _, r := range readers {
+			r.Close()
+		}
+	}()
+	inputs := make([]extsort.Input, len(parts))
+	for i, pt := range parts {
+		r, err := pt.Open()
+		if err != nil {
+			return extsort.Stats{}, err
+		}
+		readers = append(readers, r.(*verifyReader))
+		inputs[i] = extsort.Input{Name: pt.Path, Reader: r}
+	}
+	es, err := s.Sort(ctx, inputs, w)
+	if err == nil {
+		for _, r := range readers {
+			st.Records += r.records
+			st.Bytes += r.bytes
+		}
+	}
+	return es, err
+}
+
 // kmergeParts merges parts sorted by key bytes with a kmerge, all open at
-// once.
-func kmergeParts(ctx context.Context, parts []*Part, w io.Writer, mo mergeOrder, st MergeStats) (MergeStats, error) {
+// once. It returns how many parts it opened.
+func kmergeParts(ctx context.Context, parts []*Part, w io.Writer, mo mergeOrder, st MergeStats) (MergeStats, int, error) {
 	readers := make([]io.Reader, 0, len(parts))
 	defer func() {
 		for _, r := range readers {
@@ -249,7 +277,7 @@ func kmergeParts(ctx context.Context, parts []*Part, w io.Writer, mo mergeOrder,
 	for _, pt := range parts {
 		r, err := pt.Open()
 		if err != nil {
-			return st, err
+			return st, len(readers), err
 		}
 		readers = append(readers, r)
 	}
@@ -263,7 +291,7 @@ func kmergeParts(ctx context.Context, parts []*Part, w io.Writer, mo mergeOrder,
 		st.Bytes += r.(*verifyReader).bytes
 	}
 	st.OutRecords, st.OutBytes = m.records, m.bytes
-	return st, err
+	return st, len(readers), err
 }
 
 // closer is a reader with its own Close.

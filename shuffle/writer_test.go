@@ -13,6 +13,9 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // genLines makes n key<TAB>value lines over a small key space, some
@@ -422,13 +425,12 @@ func TestMergeInBatches(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		before := openFiles(t)
-		maxOpen := 0
-		w := writerFunc(func(b []byte) (int, error) {
-			maxOpen = max(maxOpen, openFiles(t)-before)
-			return batched.Write(b)
+		// With room for the fan-in and a few files more, not for all the
+		// parts at once.
+		var st2 MergeStats
+		withFileLimit(t, openFiles(t)+4+6, func() {
+			st2, err = Merge(context.Background(), parts(p), &batched, MergeOptions{FanIn: 4, TempDirs: []string{t.TempDir()}})
 		})
-		st2, err := Merge(context.Background(), parts(p), w, MergeOptions{FanIn: 4, TempDirs: []string{t.TempDir()}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -438,8 +440,29 @@ func TestMergeInBatches(t *testing.T) {
 		if st1 != st2 || st2.Records == 0 || st2.OutRecords != st2.Records {
 			t.Errorf("partition %d: stats %+v in one pass, %+v in batches", p, st1, st2)
 		}
-		if maxOpen > 4+2 {
-			t.Errorf("partition %d: %d files open at once, fan-in 4", p, maxOpen)
+		// A merge in one pass that runs out of files (other merges hold
+		// some) goes on in batches.
+		var held []*os.File
+		for range 40 {
+			f, err := os.Open(os.DevNull)
+			if err != nil {
+				t.Fatal(err)
+			}
+			held = append(held, f)
+		}
+		var again bytes.Buffer
+		var st3 MergeStats
+		withFileLimit(t, openFiles(t)+12, func() {
+			if o := (MergeOptions{}); !o.onePass(parts(p)) {
+				t.Fatalf("%d parts not for one pass under a limit of %d", len(dirs), fileLimit())
+			}
+			st3, err = Merge(context.Background(), parts(p), &again, MergeOptions{TempDirs: []string{t.TempDir()}})
+		})
+		for _, f := range held {
+			f.Close()
+		}
+		if err != nil || !bytes.Equal(again.Bytes(), one.Bytes()) || st3 != st1 {
+			t.Errorf("partition %d, out of files in one pass: %v, stats %+v, same output %v", p, err, st3, bytes.Equal(again.Bytes(), one.Bytes()))
 		}
 	}
 	// The partitions together are the stable sort of all the input.
@@ -471,9 +494,21 @@ func TestMergeInBatches(t *testing.T) {
 	}
 }
 
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
+// withFileLimit runs f with the soft limit on open files at n.
+func withFileLimit(t *testing.T, n int, f func()) {
+	t.Helper()
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
+		t.Skip(err)
+	}
+	lower := rl
+	lower.Cur = uint64(n)
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lower); err != nil {
+		t.Skip(err)
+	}
+	defer unix.Setrlimit(unix.RLIMIT_NOFILE, &rl)
+	f()
+}
 
 // openFiles returns how many files this process has open.
 func openFiles(t *testing.T) int {
@@ -483,4 +518,31 @@ func openFiles(t *testing.T) int {
 		t.Skip("no /proc/self/fd")
 	}
 	return len(es)
+}
+
+// TestMergeUnsortedFailing checks that a sort of unsorted parts that fails
+// (its temporary directory is missing, or it is cancelled) says so and
+// leaves nothing running that touches the parts (run with -race).
+func TestMergeUnsortedFailing(t *testing.T) {
+	var parts []*Part
+	for i := range 60 {
+		d := t.TempDir()
+		writeAll(t, d, Options{Partitions: 1}, genLines(2000, uint64(i)), 4096)
+		pt, err := FindPart(d, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts = append(parts, pt)
+	}
+	missing := filepath.Join(t.TempDir(), "missing")
+	_, err := Merge(context.Background(), parts, io.Discard, MergeOptions{Memory: 4 << 20, TempDirs: []string{missing}})
+	if err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("sort with a missing temporary directory: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
+	defer cancel()
+	st, err := Merge(ctx, parts, io.Discard, MergeOptions{Memory: 4 << 20})
+	if err == nil && st.OutRecords != st.Records {
+		t.Errorf("cancelled sort: no error, stats %+v", st)
+	}
 }

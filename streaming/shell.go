@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -144,10 +145,13 @@ func envValue(env []string, name string) (string, bool) {
 	return "", false
 }
 
-// shellEnv returns env as sh passes it on to the commands it runs: only
-// variables whose names sh can hold ([A-Za-z_][A-Za-z0-9_]*), the last
-// setting of each, and PWD naming the working directory (kept as it is
-// when it names it already, through a symbolic link say).
+// shellEnv returns env as dash passes it on to the commands it runs:
+// only variables whose names sh can hold ([A-Za-z_][A-Za-z0-9_]*), the
+// last setting of each; IFS, OPTIND and PPID, when set, reset as dash
+// resets them (PPID is this process, which is sh's parent when sh runs);
+// and PWD naming the working directory (kept as it is when it names it
+// already, through a symbolic link say, else its physical path). (Where
+// /bin/sh is bash, the commands sh runs also get SHLVL and _.)
 func shellEnv(env []string) []string {
 	out := make([]string, 0, len(env)+1)
 	seen := make(map[string]int, len(env))
@@ -155,6 +159,14 @@ func shellEnv(env []string) []string {
 		k, _, ok := strings.Cut(kv, "=")
 		if !ok || !shellName(k) {
 			continue
+		}
+		switch k {
+		case "IFS":
+			kv = "IFS= \t\n"
+		case "OPTIND":
+			kv = "OPTIND=1"
+		case "PPID":
+			kv = "PPID=" + strconv.Itoa(os.Getpid())
 		}
 		if i, dup := seen[k]; dup {
 			out[i] = kv
@@ -165,7 +177,7 @@ func shellEnv(env []string) []string {
 	}
 	pwd, ok := envValue(out, "PWD")
 	if !ok || !sameDir(pwd, ".") {
-		wd, err := os.Getwd()
+		wd, err := unix.Getwd()
 		if err != nil {
 			return out
 		}

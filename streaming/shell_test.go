@@ -128,6 +128,7 @@ func TestShellCommand(t *testing.T) {
 	wd, _ := os.Getwd()
 	envs := [][]string{
 		{"PATH=/usr/bin:/bin", "A.B=1", "x-y=2", "OK_1=3", "9X=4", "=5", "PWD=/nonexistent", "OK_1=6"},
+		{"PATH=/usr/bin:/bin", "IFS=x", "OPTIND=5", "PPID=1", "PS1=a", "HOME=/x"},
 		{"PATH=/usr/bin:/bin", "PWD=" + wd},
 		{"PATH=/usr/bin:/bin", "PWD=" + wd + "/."},
 		{"PATH=/usr/bin:/bin", "PWD=."},

@@ -1,6 +1,7 @@
 package shuffle
 
 import (
+	"bytes"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -23,6 +24,57 @@ func TestTextHashUnrolled(t *testing.T) {
 		}
 		if got, want := TextHash(key), naiveTextHash(key); got != want {
 			t.Fatalf("TextHash(%q) = %d, want %d", key, got, want)
+		}
+	}
+}
+
+// TestPrefixHash checks prefixHash against the plain loop for every key
+// length in a buffer, including keys whose last bytes are too near the
+// buffer's end to read 8 at a time.
+func TestPrefixHash(t *testing.T) {
+	r := rand.New(rand.NewPCG(2, 2))
+	b := make([]byte, 64)
+	for i := range b {
+		b[i] = byte(r.Uint32()) // high bytes too: they are signed in Java
+	}
+	for end := 0; end <= len(b); end++ {
+		for n := 0; n <= end; n++ {
+			if got, want := prefixHash(b[:end], n), naiveTextHash(b[:n]); got != want {
+				t.Fatalf("prefixHash(%d bytes, %d) = %d, want %d", end, n, got, want)
+			}
+		}
+	}
+}
+
+func FuzzPrefixHash(f *testing.F) {
+	f.Add([]byte("key\tvalue\n"), 3)
+	f.Add([]byte("\xff\x80abcdefghijklmnop"), 17)
+	f.Fuzz(func(t *testing.T, b []byte, n int) {
+		if n < 0 || n > len(b) {
+			return
+		}
+		if got, want := prefixHash(b, n), naiveTextHash(b[:n]); got != want {
+			t.Fatalf("prefixHash(%q, %d) = %d, want %d", b, n, got, want)
+		}
+	})
+}
+
+// BenchmarkLineKeyHash is the partitioning of key/value lines: find the
+// line and its key, hash the key (as Writer's unsorted loop does).
+func BenchmarkLineKeyHash(b *testing.B) {
+	data := benchKV(16 << 20)
+	mod := newFastMod(8)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		var n [8]int
+		for d := data; len(d) > 0; {
+			e := bytes.IndexByte(d, '\n')
+			k := lineKey(d[:e], '\t', 1)
+			n[mod.mod(uint32(prefixHash(d, len(k)))&0x7fffffff)]++
+			d = d[e+1:]
+		}
+		if n[0]+n[7] == 0 {
+			b.Fatal("no keys")
 		}
 	}
 }

@@ -19,6 +19,10 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // s2BlockSize is the S2 block size of part files.
 const s2BlockSize = 256 << 10
 
+// handOffBlockSize bounds the blocks of a part file written by handOff:
+// a partition buffer, flushed once it holds 256 KiB, is one block.
+const handOffBlockSize = 512 << 10
+
 // partFile writes one part file under a temporary name, counting records,
 // bytes and the CRC-32C of what it is given, and the bytes that reach the
 // disk.
@@ -33,20 +37,32 @@ type partFile struct {
 	bytes    int64
 	diskSize int64
 	done     bool
+	// handsOff says the encoder takes buffers given to handOff as they
+	// are and gives each back, written, to the function createPart got.
+	handsOff bool
 }
 
-func createPart(dir string, p int, compress bool, concurrency, bufSize int) (*partFile, error) {
+// createPart creates the temporary file of partition p in dir. With
+// compress and a recycle function, the file can take whole buffers
+// through handOff, without a copy, and recycle gets each back once the
+// encoder is done with it.
+func createPart(dir string, p int, compress bool, concurrency, bufSize int, recycle func([]byte)) (*partFile, error) {
 	name := PartName(p)
 	f, err := createTemp(dir, name)
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", filepath.Join(dir, name), unwrapPath(err))
 	}
 	pf := &partFile{p: p, path: filepath.Join(dir, name), f: f}
-	if compress {
+	switch {
+	case compress && recycle != nil:
+		pf.handsOff = true
+		pf.enc = s2.NewWriter(diskCounter{f, &pf.diskSize}, s2.WriterConcurrency(concurrency),
+			s2.WriterBlockSize(handOffBlockSize), s2.WriterBufferDone(recycle))
+	case compress:
 		// The encoder writes whole blocks: no buffer between it and the
 		// file.
 		pf.enc = s2.NewWriter(diskCounter{f, &pf.diskSize}, s2.WriterConcurrency(concurrency), s2.WriterBlockSize(s2BlockSize))
-	} else {
+	default:
 		pf.bw = bufio.NewWriterSize(diskCounter{f, &pf.diskSize}, bufSize)
 	}
 	return pf, nil
@@ -75,6 +91,20 @@ func (pf *partFile) write(b []byte, records int64) error {
 		_, err = pf.bw.Write(b)
 	}
 	if err != nil {
+		return pf.fail(err)
+	}
+	return nil
+}
+
+// handOff is write for a file created with a recycle function: the
+// encoder compresses b in place, and b goes to recycle when it is written.
+// b must not be touched until then. After an error b may or may not reach
+// recycle.
+func (pf *partFile) handOff(b []byte, records int64) error {
+	pf.crc = crc32.Update(pf.crc, castagnoli, b)
+	pf.records += records
+	pf.bytes += int64(len(b))
+	if err := pf.enc.EncodeBuffer(b); err != nil {
 		return pf.fail(err)
 	}
 	return nil

@@ -83,6 +83,7 @@ type Writer struct {
 	flushFree   chan []byte
 	flushDone   chan struct{}
 	flushFailed atomic.Bool
+	flushFail   chan struct{} // closed when flushFailed is set
 	flushErr    error
 
 	// Sorted: lines, prefixed with their partition, go through a pipe to
@@ -158,7 +159,14 @@ func Create(ctx context.Context, dir string, o Options) (*Writer, error) {
 	w.bufs = make([][]byte, o.Partitions)
 	w.bufRecs = make([]int64, o.Partitions)
 	for p := range w.parts {
-		pf, err := createPart(dir, p, o.Compress == CompressS2, w.concurrency(), w.bufSize)
+		// Partition buffers of 256 KiB are handed to the encoder as
+		// they are, a block each; smaller ones (many partitions) are
+		// copied into blocks of s2BlockSize, for the compression.
+		var recycle func([]byte)
+		if w.bufSize == 256<<10 {
+			recycle = w.recycle
+		}
+		pf, err := createPart(dir, p, o.Compress == CompressS2, w.concurrency(), w.bufSize, recycle)
 		if err != nil {
 			w.abortParts()
 			return nil, err
@@ -178,7 +186,7 @@ type flushReq struct {
 
 // flushSpares is the number of buffers in flight between the partition
 // loop and the flusher.
-const flushSpares = 8
+const flushSpares = 16
 
 func (w *Writer) startFlusher() {
 	w.flushQ = make(chan flushReq, flushSpares)
@@ -187,22 +195,44 @@ func (w *Writer) startFlusher() {
 		w.flushFree <- make([]byte, 0, w.bufSize+w.bufSize/4)
 	}
 	w.flushDone = make(chan struct{})
+	w.flushFail = make(chan struct{})
 	go func() {
 		defer close(w.flushDone)
 		for r := range w.flushQ {
-			if w.flushErr == nil {
-				if err := w.parts[r.p].write(r.b, r.recs); err != nil {
-					w.flushErr = err
-					w.flushFailed.Store(true)
-				}
+			if w.flushErr != nil {
+				w.recycle(r.b)
+				continue
 			}
-			b := r.b[:0]
-			if cap(b) > 2*w.bufSize {
-				b = make([]byte, 0, w.bufSize+w.bufSize/4)
+			pf := w.parts[r.p]
+			var err error
+			if pf.handsOff {
+				err = pf.handOff(r.b, r.recs) // r.b comes back through recycle
+			} else {
+				err = pf.write(r.b, r.recs)
+				w.recycle(r.b)
 			}
-			w.flushFree <- b
+			if err != nil {
+				w.flushErr = err
+				w.flushFailed.Store(true)
+				close(w.flushFail)
+			}
 		}
 	}()
+}
+
+// recycle puts a written buffer back for the partition loop. It never
+// blocks: at most flushSpares buffers are away from the loop, unless the
+// loop went on without one after a failure, and then a surplus one is
+// dropped.
+func (w *Writer) recycle(b []byte) {
+	b = b[:0]
+	if cap(b) > 2*w.bufSize {
+		b = make([]byte, 0, w.bufSize+w.bufSize/4)
+	}
+	select {
+	case w.flushFree <- b:
+	default:
+	}
 }
 
 // stopFlusher waits for the flusher to write what it was given.
@@ -363,7 +393,7 @@ func (w *Writer) linesUnsorted(b []byte) {
 		k := lineKey(line, sep, nkey)
 		var p int
 		if hash {
-			p = mod.mod(uint32(TextHash(k)) & 0x7fffffff)
+			p = mod.mod(uint32(prefixHash(b, len(k))) & 0x7fffffff)
 		} else {
 			p = w.part.Partition(k)
 		}
@@ -398,7 +428,13 @@ func (w *Writer) flushPart(p int) {
 			w.stopFlusher()
 		} else {
 			w.flushQ <- flushReq{p: p, b: b, recs: w.bufRecs[p]}
-			w.bufs[p] = <-w.flushFree
+			select {
+			case w.bufs[p] = <-w.flushFree:
+			case <-w.flushFail:
+				// A buffer handed to the encoder may not come back
+				// after a failure; the next flush ends the writing.
+				w.bufs[p] = nil
+			}
 		}
 	}
 	w.bufRecs[p] = 0
@@ -708,7 +744,7 @@ func (d *demux) flush() {
 func (d *demux) switchTo(p int) {
 	d.endCurrent()
 	for q := d.cur + 1; q <= p && q < len(d.parts) && d.err == nil; q++ {
-		pf, err := createPart(d.w.dir, q, d.w.o.Compress == CompressS2, 2, 256<<10)
+		pf, err := createPart(d.w.dir, q, d.w.o.Compress == CompressS2, 2, 256<<10, nil)
 		if err != nil {
 			d.err = err
 			return

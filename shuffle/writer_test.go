@@ -127,7 +127,15 @@ func TestWriteMergeEqualsStableSort(t *testing.T) {
 }
 
 func TestUnsortedKeepsOrder(t *testing.T) {
-	data := genLines(5000, 2)
+	// 5,000 lines fit each partition's buffer; 100,000 fill it several
+	// times, each full buffer handed to the encoder as a block.
+	for _, n := range []int{5000, 100000} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) { testUnsortedKeepsOrder(t, n) })
+	}
+}
+
+func testUnsortedKeepsOrder(t *testing.T, n int) {
+	data := genLines(n, 2)
 	dir := t.TempDir()
 	m := writeAll(t, dir, Options{Partitions: 4}, data, 999)
 	if m.Sorted {
@@ -544,5 +552,44 @@ func TestMergeUnsortedFailing(t *testing.T) {
 	st, err := Merge(ctx, parts, io.Discard, MergeOptions{Memory: 4 << 20})
 	if err == nil && st.OutRecords != st.Records {
 		t.Errorf("cancelled sort: no error, stats %+v", st)
+	}
+}
+
+// TestWriteFailure: when writing a part file fails in the middle, Write or
+// Close says so, naming the file, and the directory gets no manifest and
+// no part files; nothing hangs, whether the buffers are handed to the
+// encoder (4 partitions), copied into it (100) or written plain.
+func TestWriteFailure(t *testing.T) {
+	data := genLines(200000, 3)
+	for _, o := range []Options{
+		{Partitions: 4},
+		{Partitions: 100},
+		{Partitions: 4, Compress: CompressNone},
+	} {
+		t.Run(fmt.Sprintf("%d-%s", o.Partitions, o.Compress), func(t *testing.T) {
+			dir := t.TempDir()
+			w, err := Create(context.Background(), dir, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			half := len(data) / 2
+			if _, err := w.Write(data[:half]); err != nil {
+				t.Fatal(err)
+			}
+			// The files go away under the writer, as on a failing disk.
+			for _, pf := range w.parts {
+				pf.f.Close()
+			}
+			_, werr := w.Write(data[half:])
+			_, cerr := w.Close()
+			err = errors.Join(werr, cerr)
+			if err == nil || !strings.Contains(err.Error(), "write "+dir+"/part-") {
+				t.Fatalf("error %v, want a failed write of a part file", err)
+			}
+			left, _ := os.ReadDir(dir)
+			if len(left) > 0 {
+				t.Errorf("left behind: %v", left)
+			}
+		})
 	}
 }

@@ -1,0 +1,69 @@
+package extsort
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"unsafe"
+)
+
+// anonHugeKB returns the AnonHugePages of the mapping holding addr, from
+// /proc/self/smaps.
+func anonHugeKB(t *testing.T, addr uintptr) int {
+	t.Helper()
+	f, err := os.Open("/proc/self/smaps")
+	if err != nil {
+		t.Skip(err)
+	}
+	defer f.Close()
+	in := false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		var lo, hi uintptr
+		if n, _ := fmt.Sscanf(line, "%x-%x", &lo, &hi); n == 2 && strings.Contains(line, " ") {
+			in = lo <= addr && addr < hi
+			continue
+		}
+		var kb int
+		if in && strings.HasPrefix(line, "AnonHugePages:") {
+			fmt.Sscanf(strings.TrimPrefix(line, "AnonHugePages:"), "%d", &kb)
+			return kb
+		}
+	}
+	t.Fatalf("no mapping holds %#x", addr)
+	return 0
+}
+
+// TestArenaPages: a small sort touches 4 KiB pages only, not a 2 MiB huge
+// page zeroed whole for a few lines; past its first megabytes a big sort's
+// arena is in huge pages, when the kernel has them.
+func TestArenaPages(t *testing.T) {
+	thp, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled")
+	if err != nil || strings.Contains(string(thp), "[never]") {
+		t.Skip("no transparent huge pages here")
+	}
+	a, err := newArena(64 << 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.release()
+	addr := uintptr(unsafe.Pointer(unsafe.SliceData(a.tmem)))
+	a.tmem[0] = 1
+	a.tmem[smallPages-1] = 1
+	if kb := anonHugeKB(t, addr); kb != 0 {
+		t.Errorf("%d kB of huge pages after touching the first %d bytes", kb, smallPages)
+	}
+	big := hugeStart(addr)
+	if big < smallPages || big > smallPages+hugePage || (addr+uintptr(big))%hugePage != 0 {
+		t.Fatalf("huge pages start at %d, at %#x", big, addr+uintptr(big))
+	}
+	for i := big; i < big+4*hugePage; i += 4096 {
+		a.tmem[i] = 1
+	}
+	if kb := anonHugeKB(t, addr+uintptr(big)); kb == 0 {
+		t.Errorf("no huge pages after touching 8 MiB past %d", big)
+	}
+}

@@ -232,6 +232,8 @@ func mergeTo(ctx context.Context, c *comparer, cur []cursor, out *lineWriter) (d
 // goroutine of its own, so that writing (and compressing) overlaps merging.
 type lineWriter struct {
 	term  byte
+	size  int // of a buffer
+	spare int // buffers made besides the first
 	cur   []byte
 	free  chan []byte
 	work  chan []byte
@@ -254,16 +256,15 @@ func newLineWriter(write func([]byte) error, term byte) *lineWriter {
 }
 
 // newLineWriterSize makes a lineWriter whose writes are about size bytes.
+// Its buffers are made as they are needed, the first one growing to size:
+// a sort of a few lines (a map task's output, often) should not allocate
+// and zero three quarters of a megabyte.
 func newLineWriterSize(write func([]byte) error, term byte, size int) *lineWriter {
 	w := &lineWriter{
-		term: term, write: write,
+		term: term, write: write, size: size,
 		free: make(chan []byte, outBufs), work: make(chan []byte, outBufs),
 		done: make(chan struct{}), errc: make(chan error, 1),
 	}
-	for i := 0; i < outBufs-1; i++ {
-		w.free <- make([]byte, 0, size)
-	}
-	w.cur = make([]byte, 0, size)
 	go func() {
 		defer close(w.done)
 		var first error
@@ -274,10 +275,12 @@ func newLineWriterSize(write func([]byte) error, term byte, size int) *lineWrite
 					w.errc <- err
 				}
 			}
-			if cap(b) <= 2*size {
+			// A buffer made for one long line, or the first one while
+			// it was smaller than size, is let go.
+			if size <= cap(b) && cap(b) <= 2*size {
 				select {
 				case w.free <- b[:0]:
-				default: // a buffer made for one long line; let it go
+				default:
 				}
 			}
 		}
@@ -290,13 +293,20 @@ func newLineWriterSize(write func([]byte) error, term byte, size int) *lineWrite
 func (w *lineWriter) line(line []byte) {
 	w.records++
 	w.bytes += int64(len(line)) + 1
-	if len(w.cur)+len(line)+1 > cap(w.cur) {
-		w.flush()
-		if len(line)+1 > cap(w.cur) {
-			big := make([]byte, 0, len(line)+1)
-			big = append(append(big, line...), w.term)
-			w.work <- big
-			return
+	if need := len(w.cur) + len(line) + 1; need > cap(w.cur) {
+		if need <= w.size {
+			// The first buffer grows, up to size.
+			nb := make([]byte, len(w.cur), min(w.size, max(2*cap(w.cur), need, 4<<10)))
+			copy(nb, w.cur)
+			w.cur = nb
+		} else {
+			w.flush()
+			if len(line)+1 > cap(w.cur) {
+				big := make([]byte, 0, len(line)+1)
+				big = append(append(big, line...), w.term)
+				w.work <- big
+				return
+			}
 		}
 	}
 	w.cur = append(append(w.cur, line...), w.term)
@@ -307,6 +317,16 @@ func (w *lineWriter) flush() {
 		return
 	}
 	w.work <- w.cur
+	select {
+	case w.cur = <-w.free:
+		return
+	default:
+	}
+	if w.spare < outBufs-1 {
+		w.spare++
+		w.cur = make([]byte, 0, w.size)
+		return
+	}
 	w.cur = <-w.free
 }
 

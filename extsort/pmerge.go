@@ -104,7 +104,8 @@ func parallelMerge(ctx context.Context, c *comparer, srcs []source, par, size in
 				}
 				r := &ranges[i]
 				r.owner = pool
-				lw := &lineWriter{term: term, cur: <-pool, free: pool, work: r.out, errc: failed}
+				// Its buffers are the pool's: it makes no spare ones.
+				lw := &lineWriter{term: term, size: outBuf, spare: outBufs - 1, cur: <-pool, free: pool, work: r.out, errc: failed}
 				if ctx.Err() == nil && lw.failed() == nil {
 					r.drop, r.err = mergeTo(ctx, c, p.cursors(c, term, i), lw)
 				}

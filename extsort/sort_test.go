@@ -273,6 +273,41 @@ func TestParallelMergeErrors(t *testing.T) {
 	}
 }
 
+// TestParallelMergeSlowOutput: when the output is slow, the parallel
+// merge's workers wait for their pools' buffers to come back, and the
+// output is whole and sorted. (A worker that made buffers of its own once
+// its pool was empty sent a buffer per line, more than the pool could take
+// back, and the merge hung.)
+func TestParallelMergeSlowOutput(t *testing.T) {
+	in := randomLines(rand.New(rand.NewPCG(8, 8)), 1000000)
+	s, err := New(Options{Memory: 64 << 20, Parallel: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Ranges of 2 MiB: more buffers each than a pool holds.
+	s.chunk, s.parMin, s.parRange = 64<<10, 0, 2<<20
+	var out bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Sort(context.Background(), []Input{{Name: "-", Reader: bytes.NewReader(in)}}, writerFunc(func(p []byte) (int, error) {
+			time.Sleep(200 * time.Microsecond)
+			return out.Write(p)
+		}))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the merge has not ended in two minutes")
+	}
+	if want := gnuSort(t, nil, in); !bytes.Equal(out.Bytes(), want) {
+		t.Fatalf("output differs from GNU sort (%d vs %d bytes)", out.Len(), len(want))
+	}
+}
+
 // failAfter fails every write once n bytes have been written.
 type failAfter struct{ n int }
 

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/klauspost/compress/s2"
 )
@@ -22,6 +23,22 @@ const s2BlockSize = 256 << 10
 // handOffBlockSize bounds the blocks of a part file written by handOff:
 // a partition buffer, flushed once it holds 256 KiB, is one block.
 const handOffBlockSize = 512 << 10
+
+// encoders keeps the S2 writers of part files completed without error,
+// by concurrency (1 and 2), for the next part files: a writer's block
+// buffers, half a megabyte, cost a map task of a few lines more to
+// allocate and zero than the rest of its output.
+var encoders [2]sync.Pool
+
+func newEncoder(w io.Writer, concurrency int) *s2.Writer {
+	if concurrency == 1 || concurrency == 2 {
+		if e, ok := encoders[concurrency-1].Get().(*s2.Writer); ok {
+			e.Reset(w)
+			return e
+		}
+	}
+	return s2.NewWriter(w, s2.WriterConcurrency(concurrency), s2.WriterBlockSize(s2BlockSize))
+}
 
 // partFile writes one part file under a temporary name, counting records,
 // bytes and the CRC-32C of what it is given, and the bytes that reach the
@@ -37,6 +54,8 @@ type partFile struct {
 	bytes    int64
 	diskSize int64
 	done     bool
+	// pool is where enc goes back once closed without error (0: nowhere).
+	pool int
 	// handsOff says the encoder takes buffers given to handOff as they
 	// are and gives each back, written, to the function createPart got.
 	handsOff bool
@@ -61,7 +80,10 @@ func createPart(dir string, p int, compress bool, concurrency, bufSize int, recy
 	case compress:
 		// The encoder writes whole blocks: no buffer between it and the
 		// file.
-		pf.enc = s2.NewWriter(diskCounter{f, &pf.diskSize}, s2.WriterConcurrency(concurrency), s2.WriterBlockSize(s2BlockSize))
+		pf.enc = newEncoder(diskCounter{f, &pf.diskSize}, concurrency)
+		if concurrency == 1 || concurrency == 2 {
+			pf.pool = concurrency
+		}
 	default:
 		pf.bw = bufio.NewWriterSize(diskCounter{f, &pf.diskSize}, bufSize)
 	}
@@ -124,6 +146,10 @@ func (pf *partFile) finish() (PartInfo, error) {
 	var err error
 	if pf.enc != nil {
 		err = pf.enc.Close()
+		if err == nil && pf.pool > 0 {
+			encoders[pf.pool-1].Put(pf.enc)
+		}
+		pf.enc = nil
 	} else {
 		err = pf.bw.Flush()
 	}

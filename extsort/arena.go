@@ -54,7 +54,11 @@ func mapAnon(size int) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot allocate %d bytes: %w", size, err)
 	}
-	if from := hugeStart(uintptr(unsafe.Pointer(unsafe.SliceData(m)))); from < len(m) {
+	// NOHUGEPAGE for the small pages holds where the kernel makes huge
+	// pages unasked (transparent_hugepage "always").
+	from := min(hugeStart(uintptr(unsafe.Pointer(unsafe.SliceData(m)))), len(m))
+	_ = unix.Madvise(m[:from], unix.MADV_NOHUGEPAGE)
+	if from < len(m) {
 		_ = unix.Madvise(m[from:], unix.MADV_HUGEPAGE)
 	}
 	return m, nil

@@ -132,7 +132,11 @@ func parallelMerge(ctx context.Context, c *comparer, srcs []source, par, size in
 					cancel()
 				}
 			}
-			r.owner <- b[:0]
+			// A buffer made for one long line is not the pool's: the
+			// pool has room for its own buffers only.
+			if cap(b) == outBuf {
+				r.owner <- b[:0]
+			}
 		}
 		// The range is closed: its worker has finished with it.
 		records += r.lw.records

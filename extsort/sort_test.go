@@ -308,6 +308,43 @@ func TestParallelMergeSlowOutput(t *testing.T) {
 	}
 }
 
+// TestParallelMergeLongLinesSlowOutput: lines longer than a merge
+// worker's buffers get buffers of their own, which the output must not
+// give to the worker's pool (it has room for its own only: the merge hung).
+func TestParallelMergeLongLinesSlowOutput(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	var in bytes.Buffer
+	for i := 0; i < 120; i++ {
+		in.Write(bytes.Repeat([]byte{byte('a' + r.IntN(26))}, outBuf+r.IntN(64<<10)))
+		in.WriteByte('\n')
+	}
+	s, err := New(Options{Memory: 256 << 20, Parallel: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.chunk, s.parMin, s.parRange = 64<<10, 0, 2<<20
+	var out bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Sort(context.Background(), []Input{{Name: "-", Reader: bytes.NewReader(in.Bytes())}}, writerFunc(func(p []byte) (int, error) {
+			time.Sleep(time.Millisecond)
+			return out.Write(p)
+		}))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the merge has not ended in two minutes")
+	}
+	if want := gnuSort(t, nil, in.Bytes()); !bytes.Equal(out.Bytes(), want) {
+		t.Fatalf("output differs from GNU sort (%d vs %d bytes)", out.Len(), len(want))
+	}
+}
+
 // failAfter fails every write once n bytes have been written.
 type failAfter struct{ n int }
 

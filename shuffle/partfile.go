@@ -147,6 +147,7 @@ func (pf *partFile) finish() (PartInfo, error) {
 	if pf.enc != nil {
 		err = pf.enc.Close()
 		if err == nil && pf.pool > 0 {
+			pf.enc.Reset(nil) // let go of the file
 			encoders[pf.pool-1].Put(pf.enc)
 		}
 		pf.enc = nil

@@ -127,9 +127,9 @@ func TestWriteMergeEqualsStableSort(t *testing.T) {
 }
 
 func TestUnsortedKeepsOrder(t *testing.T) {
-	// 5,000 lines fit each partition's buffer; 100,000 fill it several
-	// times, each full buffer handed to the encoder as a block.
-	for _, n := range []int{5000, 100000} {
+	// 5,000 lines fit each partition's buffer; 1,000,000 (9 MB) fill it
+	// several times, each full buffer handed to the encoder as a block.
+	for _, n := range []int{5000, 1000000} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) { testUnsortedKeepsOrder(t, n) })
 	}
 }
@@ -558,9 +558,10 @@ func TestMergeUnsortedFailing(t *testing.T) {
 // TestWriteFailure: when writing a part file fails in the middle, Write or
 // Close says so, naming the file, and the directory gets no manifest and
 // no part files; nothing hangs, whether the buffers are handed to the
-// encoder (4 partitions), copied into it (100) or written plain.
+// encoder (4 partitions), copied into it (100) or written plain, and
+// however much is written after the failure.
 func TestWriteFailure(t *testing.T) {
-	data := genLines(200000, 3)
+	data := genLines(2000000, 3) // 18 MB: each partition's buffer fills many times
 	for _, o := range []Options{
 		{Partitions: 4},
 		{Partitions: 100},
@@ -572,17 +573,28 @@ func TestWriteFailure(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			half := len(data) / 2
-			if _, err := w.Write(data[:half]); err != nil {
+			quarter := len(data) / 4
+			if _, err := w.Write(data[:quarter]); err != nil {
 				t.Fatal(err)
 			}
 			// The files go away under the writer, as on a failing disk.
 			for _, pf := range w.parts {
 				pf.f.Close()
 			}
-			_, werr := w.Write(data[half:])
-			_, cerr := w.Close()
-			err = errors.Join(werr, cerr)
+			done := make(chan error, 1)
+			go func() {
+				var werr error
+				for i := 0; i < 3 && werr == nil; i++ {
+					_, werr = w.Write(data)
+				}
+				_, cerr := w.Close()
+				done <- errors.Join(werr, cerr)
+			}()
+			select {
+			case err = <-done:
+			case <-time.After(2 * time.Minute):
+				t.Fatal("the writer has not ended in two minutes")
+			}
 			if err == nil || !strings.Contains(err.Error(), "write "+dir+"/part-") {
 				t.Fatalf("error %v, want a failed write of a part file", err)
 			}

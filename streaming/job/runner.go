@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/mrpipe/mrpipe/shuffle"
@@ -251,18 +252,53 @@ func (l *lazyFile) abort() {
 	}
 }
 
-// openLog opens an attempt's stderr log for appending; without a path the
-// log is nil (the command's stderr lines go nowhere but the report) and
+// openLog returns an attempt's stderr log, which is opened for appending
+// when first written to: most commands write nothing on stderr, and a file
+// created and removed for each task costs the file system more than the
+// task's own work when there are many small ones. Without a path the log
+// is nil (the command's stderr lines go nowhere but the report) and
 // closing is a no-op.
 func openLog(path string) (log io.Writer, closeLog func(), err error) {
 	if path == "" {
 		return nil, func() {}, nil
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o666)
-	if err != nil {
-		return nil, nil, err
+	l := &appendLog{path: path}
+	return l, l.close, nil
+}
+
+// appendLog is a file opened for appending on the first write. The
+// commands of an attempt (mapper, combiner) may write at once.
+type appendLog struct {
+	path   string
+	mu     sync.Mutex
+	f      *os.File
+	closed bool
+}
+
+func (l *appendLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return 0, os.ErrClosed
 	}
-	return f, func() { f.Close() }, nil
+	if l.f == nil {
+		f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o666)
+		if err != nil {
+			return 0, err
+		}
+		l.f = f
+	}
+	return l.f.Write(p)
+}
+
+func (l *appendLog) close() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.closed = true
+	if l.f != nil {
+		l.f.Close()
+		l.f = nil
+	}
 }
 
 // RunMap runs a map task attempt in this process.

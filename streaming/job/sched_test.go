@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -335,4 +338,41 @@ func TestTakeChanged(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("work did not return after the phase's last task")
 	}
+}
+
+// TestAppendLog: an attempt's log file is created by the first write, not
+// before (a task with nothing on stderr creates no file), appended to, and
+// refuses writes once closed.
+func TestAppendLog(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a.log")
+	log, closeLog, err := openLog(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("log exists before any write: %v", err)
+	}
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 100 {
+				fmt.Fprintf(log, "line from %d\n", i)
+			}
+		}()
+	}
+	wg.Wait()
+	closeLog()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), "\n"); n != 400 {
+		t.Errorf("%d lines in the log, want 400", n)
+	}
+	if _, err := log.Write([]byte("late\n")); err == nil {
+		t.Error("a write after close succeeded")
+	}
+	closeLog()
 }

@@ -279,18 +279,38 @@ func TestParallelMergeErrors(t *testing.T) {
 // its pool was empty sent a buffer per line, more than the pool could take
 // back, and the merge hung.)
 func TestParallelMergeSlowOutput(t *testing.T) {
-	in := randomLines(rand.New(rand.NewPCG(8, 8)), 1000000)
-	s, err := New(Options{Memory: 64 << 20, Parallel: 2})
+	// Ranges of 2 MiB: more buffers each than a pool holds.
+	testSlowOutput(t, randomLines(rand.New(rand.NewPCG(8, 8)), 1000000), 64<<20, 200*time.Microsecond)
+}
+
+// TestParallelMergeLongLinesSlowOutput: lines longer than a merge
+// worker's buffers get buffers of their own, which the output must not
+// give to the worker's pool (it has room for its own only: the merge hung).
+func TestParallelMergeLongLinesSlowOutput(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	var in bytes.Buffer
+	for i := 0; i < 120; i++ {
+		in.Write(bytes.Repeat([]byte{byte('a' + r.IntN(26))}, outBuf+r.IntN(64<<10)))
+		in.WriteByte('\n')
+	}
+	testSlowOutput(t, in.Bytes(), 256<<20, time.Millisecond)
+}
+
+// testSlowOutput sorts in with a parallel merge over ranges of 2 MiB into
+// an output that takes delay for each write, and compares the result with
+// GNU sort's. It fails if the sort has not ended in two minutes.
+func testSlowOutput(t *testing.T, in []byte, memory int64, delay time.Duration) {
+	t.Helper()
+	s, err := New(Options{Memory: memory, Parallel: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Ranges of 2 MiB: more buffers each than a pool holds.
 	s.chunk, s.parMin, s.parRange = 64<<10, 0, 2<<20
 	var out bytes.Buffer
 	done := make(chan error, 1)
 	go func() {
 		_, err := s.Sort(context.Background(), []Input{{Name: "-", Reader: bytes.NewReader(in)}}, writerFunc(func(p []byte) (int, error) {
-			time.Sleep(200 * time.Microsecond)
+			time.Sleep(delay)
 			return out.Write(p)
 		}))
 		done <- err
@@ -304,43 +324,6 @@ func TestParallelMergeSlowOutput(t *testing.T) {
 		t.Fatal("the merge has not ended in two minutes")
 	}
 	if want := gnuSort(t, nil, in); !bytes.Equal(out.Bytes(), want) {
-		t.Fatalf("output differs from GNU sort (%d vs %d bytes)", out.Len(), len(want))
-	}
-}
-
-// TestParallelMergeLongLinesSlowOutput: lines longer than a merge
-// worker's buffers get buffers of their own, which the output must not
-// give to the worker's pool (it has room for its own only: the merge hung).
-func TestParallelMergeLongLinesSlowOutput(t *testing.T) {
-	r := rand.New(rand.NewPCG(9, 9))
-	var in bytes.Buffer
-	for i := 0; i < 120; i++ {
-		in.Write(bytes.Repeat([]byte{byte('a' + r.IntN(26))}, outBuf+r.IntN(64<<10)))
-		in.WriteByte('\n')
-	}
-	s, err := New(Options{Memory: 256 << 20, Parallel: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.chunk, s.parMin, s.parRange = 64<<10, 0, 2<<20
-	var out bytes.Buffer
-	done := make(chan error, 1)
-	go func() {
-		_, err := s.Sort(context.Background(), []Input{{Name: "-", Reader: bytes.NewReader(in.Bytes())}}, writerFunc(func(p []byte) (int, error) {
-			time.Sleep(time.Millisecond)
-			return out.Write(p)
-		}))
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(2 * time.Minute):
-		t.Fatal("the merge has not ended in two minutes")
-	}
-	if want := gnuSort(t, nil, in.Bytes()); !bytes.Equal(out.Bytes(), want) {
 		t.Fatalf("output differs from GNU sort (%d vs %d bytes)", out.Len(), len(want))
 	}
 }

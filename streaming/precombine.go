@@ -3,6 +3,7 @@ package streaming
 import (
 	"bytes"
 	"fmt"
+	"math"
 )
 
 // DefaultPreCombineMemory is the default memory bound of a PreCombiner.
@@ -26,6 +27,9 @@ type PreCombiner struct {
 	size   int
 	obuf   []byte
 	recNo  int64
+	// specials is writeSums' index of a window's separators and
+	// terminators.
+	specials []uint32
 	// flushed is set once states have been written out.
 	flushed bool
 	// In and Out count the records folded and written.
@@ -105,48 +109,140 @@ func (p *PreCombiner) Write(chunk []byte) error {
 // sumBatch is how many records writeSums looks up together.
 const sumBatch = 16
 
-// writeSums is Write for sum. It takes the records in batches: first the
-// keys are split and hashed and their slots loaded, independently of each
-// other, so that the memory loads overlap; then the sums are added.
-// (Loading the keys the slots point to ahead as well, for the comparison,
-// cost more than it saved: the slot's hash rules out most mismatches, and
-// a hot key's bytes are in the cache.)
+// scanWindow is how many bytes of a chunk writeSums indexes at a time:
+// the index (4 bytes a byte at worst) stays in the L1 cache.
+const scanWindow = 4 << 10
+
+// sumRec is a record of a batch of writeSums: its key's and value's
+// place in the chunk, the key's words and hash, and the value when it
+// is plain digits.
+type sumRec struct {
+	k0, k1 uint64
+	v      int64
+	h      uint32
+	digits bool // v holds the value
+	hasVal bool // the record has a separator
+	ks, ke int  // the key: chunk[ks:ke]
+	vs, ve int  // the value: chunk[vs:ve]
+}
+
+// writeSums is Write for sum. It finds the records' separators and
+// terminators a window at a time (indexSpecials), and takes the records
+// in batches: first each key's words and hash are computed and its slot
+// loaded, independently of the other records, so that the memory loads
+// overlap; then the sums are added, a key found in its first slot with
+// a plain count inline. (Loading the keys the slots point to ahead as
+// well, for the comparison, cost more than it saved: the slot's hash
+// rules out most mismatches, and a hot key's bytes are in the cache.)
 func (p *PreCombiner) writeSums(chunk []byte, term byte) error {
-	var (
-		keys, vals [sumBatch][]byte
-		hashes     [sumBatch]uint32
-		k0s, k1s   [sumBatch]uint64
-	)
+	sep := p.b.Proto.Key.Sep()
+	if p.b.Proto.Key.N() != 1 || sep == term {
+		return p.writeSumsSplit(chunk, term)
+	}
+	if p.specials == nil {
+		p.specials = make([]uint32, scanWindow+specialsSlack)
+	}
+	idx := p.specials
+	var batch [sumBatch]sumRec
+	n := 0
+	recStart, keyEnd := 0, -1
 	t := p.sums
-	sep, oneField := p.b.Proto.Key.Sep(), p.b.Proto.Key.N() == 1
-	for len(chunk) > 0 {
-		n := 0
-		for ; n < sumBatch && len(chunk) > 0; n++ {
-			if oneField {
-				keys[n], vals[n], chunk = cutKV(chunk, sep, term)
-			} else {
-				i := bytes.IndexByte(chunk, term)
-				if i < 0 {
-					i = len(chunk)
+	for win := 0; win < len(chunk); win += scanWindow {
+		end := min(win+scanWindow, len(chunk))
+		m := indexSpecials(idx, chunk, win, end, sep, term)
+		for _, q := range idx[:m] {
+			at := win + int(q)
+			if chunk[at] == sep {
+				if keyEnd < 0 {
+					keyEnd = at
 				}
-				line := chunk[:i]
-				chunk = chunk[min(i+1, len(chunk)):]
-				keys[n], vals[n], _ = p.b.Proto.Split(line)
+				continue
 			}
-			k0s[n], k1s[n] = keyWords(keys[n])
-			hashes[n] = t.hash(keys[n], k0s[n], k1s[n])
-			t.touch(hashes[n])
+			// The record chunk[recStart:at].
+			r := &batch[n]
+			r.ks, r.ke, r.hasVal, r.digits = recStart, at, keyEnd >= 0, false
+			if r.hasVal {
+				r.ke, r.vs, r.ve = keyEnd, keyEnd+1, at
+				r.v, r.digits = parseDigits(chunk[r.vs:r.ve])
+			}
+			key := chunk[r.ks:r.ke]
+			r.k0, r.k1 = keyWords(key)
+			r.h = t.hash(key, r.k0, r.k1)
+			t.touch(r.h)
+			recStart, keyEnd = at+1, -1
+			if n++; n == sumBatch {
+				if err := p.addSums(chunk, batch[:n]); err != nil {
+					return err
+				}
+				n = 0
+			}
 		}
-		for j := range n {
-			p.recNo++
-			isNew, err := t.addHashed(hashes[j], k0s[j], k1s[j], keys[j], vals[j])
-			if err != nil {
-				return fmt.Errorf("combiner %w", &BuiltinError{Name: p.b.Name, Record: p.recNo, Err: err})
+	}
+	if err := p.addSums(chunk, batch[:n]); err != nil {
+		return err
+	}
+	// A last record without its terminator.
+	return p.writeSumsSplit(chunk[recStart:], term)
+}
+
+// addSums adds a batch of records of chunk to the sum table.
+func (p *PreCombiner) addSums(chunk []byte, batch []sumRec) error {
+	t := p.sums
+	for j := range batch {
+		r := &batch[j]
+		p.recNo++
+		if r.digits && r.ke-r.ks <= inlineKey {
+			// A count of a short key already in its first slot.
+			s := &t.slots[r.h&uint32(len(t.slots)-1)]
+			if s.hash == r.h && s.nf == uint32(r.ke-r.ks)<<slotFlags|slotFull && s.k0 == r.k0 && s.k1 == r.k1 {
+				if si := int64(s.v); si >= 0 && r.v <= math.MaxInt64-si {
+					s.v = uint64(si + r.v)
+					p.In++
+					continue
+				}
 			}
-			if isNew {
-				p.size += len(keys[j]) + stateOverhead // the slots at 50% load, with the order
+		}
+		var v []byte
+		if r.hasVal {
+			v = chunk[r.vs:r.ve]
+		}
+		isNew, err := t.addHashed(r.h, r.k0, r.k1, chunk[r.ks:r.ke], v)
+		if err != nil {
+			return fmt.Errorf("combiner %w", &BuiltinError{Name: p.b.Name, Record: p.recNo, Err: err})
+		}
+		p.In++
+		if isNew {
+			p.size += r.ke - r.ks + stateOverhead // the slots at 50% load, with the order
+			if p.size >= p.limit {
+				if err := p.Flush(); err != nil {
+					return err
+				}
 			}
-			p.In++
+		}
+	}
+	return nil
+}
+
+// writeSumsSplit is writeSums for keys of several fields, or a separator
+// that is also the terminator: each record is split by the protocol.
+func (p *PreCombiner) writeSumsSplit(chunk []byte, term byte) error {
+	t := p.sums
+	for len(chunk) > 0 {
+		i := bytes.IndexByte(chunk, term)
+		if i < 0 {
+			i = len(chunk)
+		}
+		line := chunk[:i]
+		chunk = chunk[min(i+1, len(chunk)):]
+		key, val, _ := p.b.Proto.Split(line)
+		p.recNo++
+		isNew, err := t.add(key, val)
+		if err != nil {
+			return fmt.Errorf("combiner %w", &BuiltinError{Name: p.b.Name, Record: p.recNo, Err: err})
+		}
+		p.In++
+		if isNew {
+			p.size += len(key) + stateOverhead
 			if p.size >= p.limit {
 				if err := p.Flush(); err != nil {
 					return err

@@ -1,9 +1,13 @@
 package streaming
 
 import (
+	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/mrpipe/mrpipe/shuffle"
 )
 
 // TestPreCombinerFlushed checks what Flushed promises: false while every
@@ -51,4 +55,99 @@ func TestPreCombinerFlushed(t *testing.T) {
 			p.Release()
 		}
 	}
+}
+
+// preCombineSum folds in with a sum pre-combiner, in chunks of whole
+// records cut after every cut-th record (all at once for 0), and returns
+// its output records sorted, and its error. With generic set it folds in
+// the generic table of states instead of the sum table.
+func preCombineSum(t *testing.T, proto Protocol, in []byte, cut int, generic bool) ([]string, error) {
+	t.Helper()
+	b, err := NewBuiltin("sum", proto, BuiltinOptions{}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	p := NewPreCombiner(b, 0, func(c []byte) error { out.Write(c); return nil })
+	defer p.Release()
+	if generic {
+		p.Release()
+	}
+	for len(in) > 0 {
+		n := len(in)
+		if cut > 0 {
+			n = 0
+			for range cut {
+				i := bytes.IndexByte(in[n:], '\n')
+				if i < 0 {
+					n = len(in)
+					break
+				}
+				n += i + 1
+			}
+		}
+		if err := p.Write(in[:n]); err != nil {
+			return nil, err
+		}
+		in = in[n:]
+	}
+	if err := p.Flush(); err != nil {
+		return nil, err
+	}
+	lines := strings.SplitAfter(out.String(), "\n")
+	slices.Sort(lines)
+	return lines, nil
+}
+
+// checkPreCombineSum checks the sum table's pre-combiner (with its
+// fast path for counts) against the generic one.
+func checkPreCombineSum(t *testing.T, proto Protocol, in []byte) {
+	t.Helper()
+	if len(in) > 0 && in[len(in)-1] != '\n' {
+		in = append(in, '\n')
+	}
+	want, wantErr := preCombineSum(t, proto, in, 0, true)
+	for _, cut := range []int{0, 1, 3, 17} {
+		got, err := preCombineSum(t, proto, in, cut, false)
+		if fmt.Sprint(err) != fmt.Sprint(wantErr) || err == nil && !slices.Equal(got, want) {
+			t.Fatalf("%q (chunks of %d records): got %q, %v; the generic table gives %q, %v", in, cut, got, err, want, wantErr)
+		}
+	}
+}
+
+func TestPreCombineSumFast(t *testing.T) {
+	var many bytes.Buffer
+	for i := range 20000 {
+		// Keys of lengths up to 38, each seen 16 times, with counts, large values,
+		// negative ones, floats and overflow.
+		k := strings.Repeat("k", (i%13)*3) + fmt.Sprint(i%97) // 1261 keys
+		v := []string{"1", "2", "9223372036854775807", "-3", "0.5", "17", "007"}[i%7]
+		fmt.Fprintf(&many, "%s\t%s\n", k, v)
+	}
+	for _, in := range []string{
+		"", "\n", "a\t1\n", "a\t1\na\t2\nb\t3\n",
+		"a\t1\na\n", // no value: an error
+		"a\t1\na\tx\n",
+		"a\t1\t2\n", // a tab in the value
+		"\t1\n\t2\n", "a\t\n",
+		"a\t9223372036854775807\na\t1\n", // overflow into a float
+		"a\t-1\na\t1\na\t1.5\n",
+		"a very long key of more than sixteen bytes\t1\na very long key of more than sixteen bytes\t2\n",
+		"no final newline\t5",
+		many.String(),
+	} {
+		checkPreCombineSum(t, Protocol{}, []byte(in))
+	}
+	// Keys of two fields, and a separator other than tab.
+	checkPreCombineSum(t, Protocol{Key: shuffle.KeySpec{Separator: ",", Fields: 2}}, []byte("a,b,1\na,b,2\na,c,3\n"))
+	checkPreCombineSum(t, Protocol{Key: shuffle.KeySpec{Separator: ","}}, []byte("a,1\na,2\nb\n"))
+}
+
+func FuzzPreCombineSum(f *testing.F) {
+	f.Add([]byte("a\t1\na\t2\nb\tx\n"))
+	f.Add([]byte("0123456789abcdefg\t1\n0123456789abcdefg\t3\n"))
+	f.Add([]byte("a\t9223372036854775807\na\t1\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		checkPreCombineSum(t, Protocol{}, in)
+	})
 }

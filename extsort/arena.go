@@ -2,6 +2,8 @@ package extsort
 
 import (
 	"fmt"
+	"runtime"
+	"sync"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -21,6 +23,20 @@ type arena struct {
 	rmem []byte // record mapping, capacity size
 	text []byte
 	recs []rec
+	maps *arenaMaps // the mappings, to unmap when a pooled arena is dropped
+	// cleanup unmaps maps when the pool drops the arena (set while pooled).
+	cleanup runtime.Cleanup
+}
+
+// arenaMaps are an arena's mappings.
+type arenaMaps struct{ t, r []byte }
+
+func (m *arenaMaps) unmap() {
+	if m.t != nil {
+		unix.Munmap(m.t)
+		unix.Munmap(m.r)
+		m.t, m.r = nil, nil
+	}
 }
 
 func newArena(size int) (*arena, error) {
@@ -34,9 +50,54 @@ func newArena(size int) (*arena, error) {
 		unix.Munmap(t)
 		return nil, err
 	}
-	a := &arena{size: size, tmem: t, rmem: r}
+	a := &arena{size: size, tmem: t, rmem: r, maps: &arenaMaps{t, r}}
 	a.reset()
 	return a, nil
+}
+
+// arenaPool keeps the arenas of finished sorts, with the pages they touched,
+// for the next sort of the same budget: a job's map tasks each sort their
+// output, one after another, and faulting in fresh pages for each (slow
+// in some virtual machines, where the host backs them anew as well) cost
+// more than the sorting. A pooled arena keeps at most its first
+// keepPooled bytes of each mapping.
+var arenaPool sync.Pool
+
+// keepPooled is how much of each of its mappings a pooled arena keeps
+// (rounded up to a huge page boundary); the pages past it are given back.
+const keepPooled = 16 << 20
+
+// getArena returns an empty arena of the given budget, from the pool when
+// it has one.
+func getArena(size int) (*arena, error) {
+	if a, _ := arenaPool.Get().(*arena); a != nil {
+		a.cleanup.Stop()
+		if a.size == min(size, maxArena) {
+			a.reset()
+			return a, nil
+		}
+		a.release()
+	}
+	return newArena(size)
+}
+
+// recycle puts a in the pool, giving back its pages past keepPooled; a
+// must not be used after.
+func (a *arena) recycle() {
+	if a.tmem == nil {
+		return
+	}
+	for _, m := range [][]byte{a.tmem, a.rmem} {
+		if keep := hugeBoundary(uintptr(unsafe.Pointer(unsafe.SliceData(m))), keepPooled); keep < len(m) {
+			_ = unix.Madvise(m[keep:], unix.MADV_DONTNEED)
+		}
+	}
+	a.reset()
+	// Only a pooled arena is unmapped by a cleanup: arenas in use are
+	// copied (grown, or put back to the budget), and a cleanup of the
+	// copy's source would unmap them.
+	a.cleanup = runtime.AddCleanup(a, (*arenaMaps).unmap, a.maps)
+	arenaPool.Put(a)
 }
 
 // smallPages is how much of an arena's mapping, at least, is left to 4 KiB
@@ -66,8 +127,12 @@ func mapAnon(size int) ([]byte, error) {
 
 // hugeStart returns the offset, in a mapping at addr, of the first huge
 // page boundary at least smallPages in.
-func hugeStart(addr uintptr) int {
-	end := (addr + smallPages + hugePage - 1) &^ (hugePage - 1)
+func hugeStart(addr uintptr) int { return hugeBoundary(addr, smallPages) }
+
+// hugeBoundary returns the offset, in a mapping at addr, of the first huge
+// page boundary at least n bytes in.
+func hugeBoundary(addr uintptr, n int) int {
+	end := (addr + uintptr(n) + hugePage - 1) &^ (hugePage - 1)
 	return int(end - addr)
 }
 
@@ -79,10 +144,10 @@ func (a *arena) reset() {
 // free is the budget left for text and records.
 func (a *arena) free() int { return a.size - len(a.text) - 16*len(a.recs) }
 
+// release unmaps a's memory.
 func (a *arena) release() {
 	if a.tmem != nil {
-		unix.Munmap(a.tmem)
-		unix.Munmap(a.rmem)
+		a.maps.unmap()
 		a.tmem, a.rmem, a.text, a.recs = nil, nil, nil, nil
 	}
 }

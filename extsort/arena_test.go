@@ -67,3 +67,67 @@ func TestArenaPages(t *testing.T) {
 		t.Errorf("no huge pages after touching 8 MiB past %d", big)
 	}
 }
+
+// smapsKB sums a field of /proc/self/smaps (in kB) over the mappings
+// that overlap [lo, hi).
+func smapsKB(t *testing.T, field string, lo, hi uintptr) int {
+	t.Helper()
+	f, err := os.Open("/proc/self/smaps")
+	if err != nil {
+		t.Skip(err)
+	}
+	defer f.Close()
+	in, sum := false, 0
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		var mlo, mhi uintptr
+		if n, _ := fmt.Sscanf(line, "%x-%x", &mlo, &mhi); n == 2 && strings.Contains(line, " ") {
+			in = mlo < hi && lo < mhi
+			continue
+		}
+		var kb int
+		if in && strings.HasPrefix(line, field+":") {
+			fmt.Sscanf(strings.TrimPrefix(line, field+":"), "%d", &kb)
+			sum += kb
+		}
+	}
+	return sum
+}
+
+// TestArenaRecycle: an arena put back in the pool for the next sort keeps
+// the pages of its first keepPooled bytes only.
+func TestArenaRecycle(t *testing.T) {
+	const size, touched = 64 << 20, 40 << 20
+	a, err := newArena(size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spans [][2]uintptr
+	for _, m := range [][]byte{a.tmem, a.rmem} {
+		for i := 0; i < touched; i += 4096 {
+			m[i] = 1
+		}
+		lo := uintptr(unsafe.Pointer(unsafe.SliceData(m)))
+		spans = append(spans, [2]uintptr{lo, lo + size})
+	}
+	for _, s := range spans {
+		if kb := smapsKB(t, "Rss", s[0], s[1]); kb < touched>>10 {
+			t.Fatalf("%d kB resident after touching %d kB", kb, touched>>10)
+		}
+	}
+	a.recycle()
+	for _, s := range spans {
+		if kb := smapsKB(t, "Rss", s[0], s[1]); kb > (keepPooled+hugePage)>>10 {
+			t.Errorf("%d kB resident in a pooled arena's mapping, more than %d kB", kb, (keepPooled+hugePage)>>10)
+		}
+	}
+	b, err := getArena(size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.release()
+	if len(b.text) != 0 || len(b.recs) != 0 || b.free() != size {
+		t.Fatalf("arena from the pool not empty: %d text, %d records", len(b.text), len(b.recs))
+	}
+}

@@ -95,7 +95,7 @@ func (s *Sorter) Sort(ctx context.Context, inputs []Input, w io.Writer) (st Stat
 
 	mem := s.o.memory()
 	asz := int(min(mem/2, s.chunk))
-	first, err := newArena(asz)
+	first, err := getArena(asz)
 	if err != nil {
 		ir.closeCurrent()
 		return st, err
@@ -131,7 +131,7 @@ func (s *Sorter) Sort(ctx context.Context, inputs []Input, w io.Writer) (st Stat
 		}
 		for _, a := range arenas {
 			if !lent[a] {
-				a.release()
+				a.recycle()
 			}
 		}
 	}()
@@ -148,7 +148,7 @@ func (s *Sorter) Sort(ctx context.Context, inputs []Input, w io.Writer) (st Stat
 			select {
 			case full <- filled{a, done, err}:
 			case <-stop:
-				a.release()
+				a.recycle()
 				return
 			}
 			if done || err != nil {
@@ -175,7 +175,7 @@ func (s *Sorter) Sort(ctx context.Context, inputs []Input, w io.Writer) (st Stat
 	}
 	room := func() bool { return held()+int64(asz) <= mem-mem/8 }
 	addArena := func() error {
-		a, err := newArena(asz)
+		a, err := getArena(asz)
 		if err != nil {
 			return err
 		}
@@ -244,7 +244,7 @@ func (s *Sorter) Sort(ctx context.Context, inputs []Input, w io.Writer) (st Stat
 		st.TempBytes += run.size
 		runs = append(runs, run)
 		if f.a.size > asz { // grown for a long line: back to the budget
-			na, err := newArena(asz)
+			na, err := getArena(asz)
 			if err != nil {
 				return st, err
 			}

@@ -45,7 +45,7 @@ func NewPreCombiner(b *Builtin, limit int, out func(chunk []byte) error) *PreCom
 	}
 	p := &PreCombiner{b: b, out: out, limit: limit, states: map[string]reducerState{}}
 	if b.Name == "sum" {
-		p.sums = sumTables.Get().(*sumTable)
+		p.sums = getSumTable()
 	}
 	return p
 }
@@ -54,8 +54,7 @@ func NewPreCombiner(b *Builtin, limit int, out func(chunk []byte) error) *PreCom
 // used after. Records not flushed are dropped.
 func (p *PreCombiner) Release() {
 	if p.sums != nil {
-		p.sums.reset()
-		sumTables.Put(p.sums)
+		putSumTable(p.sums)
 		p.sums = nil
 	}
 }

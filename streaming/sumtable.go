@@ -102,8 +102,8 @@ func (t *sumTable) appendKey(out []byte, s *sumSlot) []byte {
 
 func newSumTable() *sumTable {
 	t := &sumTable{seed: maphash.MakeSeed(), s0: rand.Uint64(), s1: rand.Uint64(), slots: make([]sumSlot, initialSlots), mem: &slotMem{}}
-	// A table dropped by sumTables (at a garbage collection) gives its
-	// mapping back.
+	// A table dropped (by sumTables, or by a PreCombiner not released)
+	// gives its mapping back.
 	runtime.AddCleanup(t, (*slotMem).free, t.mem)
 	return t
 }
@@ -111,8 +111,41 @@ func newSumTable() *sumTable {
 // sumTables keeps emptied tables for the next pre-combiner: a job's map
 // tasks come one after another, and growing a table anew for each
 // (fresh memory, page faults, the runtime giving pages back in between)
-// cost more than its hashing.
-var sumTables = sync.Pool{New: func() any { return newSumTable() }}
+// cost more than its hashing. It is a free list rather than a sync.Pool,
+// which drops what it holds at every garbage collection: in a job that
+// was every other map task, and the faults of the tables grown again took
+// a twentieth of the framework's CPU. It holds at most maxFreeTables,
+// fewer than that unless as many were in use at once (one a running map
+// task).
+var sumTables struct {
+	mu   sync.Mutex
+	free []*sumTable
+}
+
+const maxFreeTables = 4
+
+// getSumTable returns an empty table.
+func getSumTable() *sumTable {
+	sumTables.mu.Lock()
+	defer sumTables.mu.Unlock()
+	if n := len(sumTables.free); n > 0 {
+		t := sumTables.free[n-1]
+		sumTables.free[n-1] = nil
+		sumTables.free = sumTables.free[:n-1]
+		return t
+	}
+	return newSumTable()
+}
+
+// putSumTable empties t and keeps it for getSumTable.
+func putSumTable(t *sumTable) {
+	t.reset()
+	sumTables.mu.Lock()
+	defer sumTables.mu.Unlock()
+	if len(sumTables.free) < maxFreeTables {
+		sumTables.free = append(sumTables.free, t)
+	}
+}
 
 // reset empties t.
 func (t *sumTable) reset() {

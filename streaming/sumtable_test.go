@@ -183,3 +183,39 @@ func TestSumTableMapping(t *testing.T) {
 		t.Errorf("the mapping of a dropped table is still there")
 	}
 }
+
+// TestSumTablesKept checks that released tables outlive garbage
+// collections (a sync.Pool's would not), emptied, up to maxFreeTables.
+func TestSumTablesKept(t *testing.T) {
+	var got []*sumTable
+	for range maxFreeTables + 2 {
+		tab := getSumTable()
+		if _, err := tab.add([]byte("key"), []byte("1")); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, tab)
+	}
+	for _, tab := range got {
+		putSumTable(tab)
+	}
+	runtime.GC()
+	runtime.GC()
+	kept := map[*sumTable]bool{}
+	for _, tab := range got {
+		kept[tab] = true
+	}
+	for i := range maxFreeTables {
+		tab := getSumTable()
+		if !kept[tab] {
+			t.Fatalf("table %d is a new one after two collections", i)
+		}
+		if tab.used != 0 || len(tab.order) != 0 {
+			t.Fatalf("table %d kept %d keys", i, tab.used)
+		}
+		delete(kept, tab)
+		defer putSumTable(tab)
+	}
+	if tab := getSumTable(); kept[tab] {
+		t.Fatalf("more than %d tables kept", maxFreeTables)
+	}
+}

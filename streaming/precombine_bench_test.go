@@ -59,3 +59,30 @@ func benchSum(b *testing.B, data []byte) {
 		p.Release()
 	}
 }
+
+// BenchmarkSumTableAppendAll writes out a table of 100000 keys (a map
+// task's pre-combined output, in the order the keys came), as a flush
+// does.
+func BenchmarkSumTableAppendAll(b *testing.B) {
+	keys := make([][]byte, 100000)
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range keys {
+		keys[i] = fmt.Appendf(nil, "/static/%d/page-%d.html", r.IntN(1000), i)
+	}
+	t := newSumTable()
+	out := make([]byte, 0, ChunkSize+4096)
+	emit := func(b []byte) ([]byte, error) { return b[:0], nil }
+	for b.Loop() {
+		b.StopTimer()
+		for _, k := range keys {
+			if _, err := t.add(k, []byte("1")); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StartTimer()
+		var err error
+		if out, err = t.appendAll(out[:0], []byte("\t"), '\n', emit); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -259,6 +259,9 @@ func (t *sumTable) grow() {
 	t.slots, t.mem.b = allocSlots(factor * len(old))
 	mask := uint32(len(t.slots) - 1)
 	for k, idx := range t.order {
+		if k+8 < len(t.order) { // as in appendAll
+			prefetch.Line(unsafe.Pointer(&old[t.order[k+8]]))
+		}
 		s := old[idx]
 		j := s.hash & mask
 		for t.slots[j].nf != 0 {
@@ -276,7 +279,13 @@ func (t *sumTable) grow() {
 // table.
 func (t *sumTable) appendAll(out, sep []byte, term byte, emit func([]byte) ([]byte, error)) ([]byte, error) {
 	var buf [64]byte
-	for _, idx := range t.order {
+	// The slots are scattered over the table: start loading each a few
+	// keys ahead of its turn.
+	const ahead = 8
+	for k, idx := range t.order {
+		if k+ahead < len(t.order) {
+			prefetch.Line(unsafe.Pointer(&t.slots[t.order[k+ahead]]))
+		}
 		s := &t.slots[idx]
 		var num []byte
 		if s.nf&slotFloat != 0 {

@@ -18,19 +18,24 @@ func indexSpecialsRef(chunk []byte, from, to int, a, b byte) []uint32 {
 
 func checkIndexSpecials(t *testing.T, chunk []byte, a, b byte) {
 	t.Helper()
-	for _, r := range [][2]int{{0, len(chunk)}, {len(chunk) / 3, len(chunk)}, {1, len(chunk) - 1}} {
-		from, to := r[0], r[1]
-		if from > to || from < 0 || to > len(chunk) {
-			continue
-		}
-		idx := make([]uint32, to-from+specialsSlack)
-		// Garbage past the entries must not matter.
-		for i := range idx {
-			idx[i] = 0xdeadbeef
-		}
-		n := indexSpecials(idx, chunk, from, to, a, b)
-		if want := indexSpecialsRef(chunk, from, to, a, b); !slices.Equal(idx[:n], want) {
-			t.Fatalf("indexSpecials(%q[%d:%d], %q, %q) = %v, want %v", chunk, from, to, a, b, idx[:n], want)
+	for _, f := range []struct {
+		name string
+		fn   func([]uint32, []byte, int, int, byte, byte) int
+	}{{"indexSpecials", indexSpecials}, {"indexSpecialsSWAR", indexSpecialsSWAR}} {
+		for _, r := range [][2]int{{0, len(chunk)}, {len(chunk) / 3, len(chunk)}, {1, len(chunk) - 1}} {
+			from, to := r[0], r[1]
+			if from > to || from < 0 || to > len(chunk) {
+				continue
+			}
+			idx := make([]uint32, to-from+specialsSlack)
+			// Garbage past the entries must not matter.
+			for i := range idx {
+				idx[i] = 0xdeadbeef
+			}
+			n := f.fn(idx, chunk, from, to, a, b)
+			if want := indexSpecialsRef(chunk, from, to, a, b); !slices.Equal(idx[:n], want) {
+				t.Fatalf("%s(%q[%d:%d], %q, %q) = %v, want %v", f.name, chunk, from, to, a, b, idx[:n], want)
+			}
 		}
 	}
 }
@@ -47,6 +52,22 @@ func TestIndexSpecials(t *testing.T) {
 	}
 	checkIndexSpecials(t, []byte("k,v\x00k2,v2\x00,,,,\x00\x00\x00"), ',', 0)
 	checkIndexSpecials(t, []byte("\x80\x80\x80\x80\x80\x80\x80\x80\x81\x81\x81\n"), 0x81, '\n')
+	// Longer than the blocks compared at once (32 bytes, 64 blocks of
+	// them), with more than four hits in some blocks and none in others.
+	var long []byte
+	for i := range 5000 {
+		long = append(long, []byte("/static/js/2.css\t1\n")[:i%20]...)
+		if i%97 == 0 {
+			long = append(long, "\t\t\t\t\t\n\n\n\n\n"...)
+		}
+		if i%89 == 0 {
+			long = append(long, make([]byte, 100)...)
+		}
+	}
+	checkIndexSpecials(t, long, '\t', '\n')
+	if !useAVX2 {
+		t.Log("no AVX2 here: indexSpecials is indexSpecialsSWAR")
+	}
 }
 
 func FuzzIndexSpecials(f *testing.F) {
@@ -54,6 +75,7 @@ func FuzzIndexSpecials(f *testing.F) {
 	f.Add([]byte("12345678\t1234567812345678\n"), byte('\t'), byte('\n'))
 	f.Add([]byte("k,v\x00k2,v2"), byte(','), byte(0))
 	f.Add([]byte("\x80\x80\x80\x80\x80\x80\x80\x80\x81\n"), byte('\x81'), byte('\n'))
+	f.Add([]byte("/static/js/2.css\t1\n/0.html\t1\n/a/b/c/d/e/f/g/h/i/j/k/l/m/n\t12\n\t\t\t\t\t\t\n"), byte('\t'), byte('\n'))
 	f.Fuzz(func(t *testing.T, in []byte, a, b byte) {
 		checkIndexSpecials(t, in, a, b)
 	})

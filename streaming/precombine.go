@@ -162,7 +162,11 @@ func (p *PreCombiner) writeSums(chunk []byte, term byte) error {
 			r.ks, r.ke, r.hasVal, r.digits = recStart, at, keyEnd >= 0, false
 			if r.hasVal {
 				r.ke, r.vs, r.ve = keyEnd, keyEnd+1, at
-				r.v, r.digits = parseDigits(chunk[r.vs:r.ve])
+				if d := chunk[r.vs] - '0'; at == r.vs+1 && d <= 9 {
+					r.v, r.digits = int64(d), true // a count of 0 to 9, most often 1
+				} else {
+					r.v, r.digits = parseDigits(chunk[r.vs:r.ve])
+				}
 			}
 			key := chunk[r.ks:r.ke]
 			r.k0, r.k1 = keyWords(key)

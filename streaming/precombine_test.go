@@ -57,18 +57,20 @@ func TestPreCombinerFlushed(t *testing.T) {
 	}
 }
 
-// preCombineSum folds in with a sum pre-combiner, in chunks of whole
-// records cut after every cut-th record (all at once for 0), and returns
-// its output records sorted, and its error. With generic set it folds in
-// the generic table of states instead of the sum table.
-func preCombineSum(t *testing.T, proto Protocol, in []byte, cut int, generic bool) ([]string, error) {
+// preCombineSum folds in with a sum pre-combiner bounded to limit bytes,
+// in chunks of whole records cut after every cut-th record (all at once
+// for 0), and returns its output records sorted, the records it counted
+// in and out, and its error. With generic set it folds in the generic
+// table of states instead of the sum table.
+func preCombineSum(t *testing.T, proto Protocol, in []byte, limit, cut int, generic bool) (recs []string, nIn, nOut int64, err error) {
 	t.Helper()
 	b, err := NewBuiltin("sum", proto, BuiltinOptions{}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
+	term := proto.Terminator()
 	var out strings.Builder
-	p := NewPreCombiner(b, 0, func(c []byte) error { out.Write(c); return nil })
+	p := NewPreCombiner(b, limit, func(c []byte) error { out.Write(c); return nil })
 	defer p.Release()
 	if generic {
 		p.Release()
@@ -78,7 +80,7 @@ func preCombineSum(t *testing.T, proto Protocol, in []byte, cut int, generic boo
 		if cut > 0 {
 			n = 0
 			for range cut {
-				i := bytes.IndexByte(in[n:], '\n')
+				i := bytes.IndexByte(in[n:], term)
 				if i < 0 {
 					n = len(in)
 					break
@@ -87,30 +89,32 @@ func preCombineSum(t *testing.T, proto Protocol, in []byte, cut int, generic boo
 			}
 		}
 		if err := p.Write(in[:n]); err != nil {
-			return nil, err
+			return nil, p.In, p.Out, err
 		}
 		in = in[n:]
 	}
 	if err := p.Flush(); err != nil {
-		return nil, err
+		return nil, p.In, p.Out, err
 	}
-	lines := strings.SplitAfter(out.String(), "\n")
-	slices.Sort(lines)
-	return lines, nil
+	recs = strings.SplitAfter(out.String(), string([]byte{term}))
+	slices.Sort(recs)
+	return recs, p.In, p.Out, nil
 }
 
 // checkPreCombineSum checks the sum table's pre-combiner (with its
-// fast path for counts) against the generic one.
+// fast path for counts) against the generic one: the same records (the
+// two flush at the same records when the memory bound is reached, their
+// sizes being counted alike), the same counts and the same error.
 func checkPreCombineSum(t *testing.T, proto Protocol, in []byte) {
 	t.Helper()
-	if len(in) > 0 && in[len(in)-1] != '\n' {
-		in = append(in, '\n')
-	}
-	want, wantErr := preCombineSum(t, proto, in, 0, true)
-	for _, cut := range []int{0, 1, 3, 17} {
-		got, err := preCombineSum(t, proto, in, cut, false)
-		if fmt.Sprint(err) != fmt.Sprint(wantErr) || err == nil && !slices.Equal(got, want) {
-			t.Fatalf("%q (chunks of %d records): got %q, %v; the generic table gives %q, %v", in, cut, got, err, want, wantErr)
+	for _, limit := range []int{0, 300, 3000} {
+		want, wantIn, wantOut, wantErr := preCombineSum(t, proto, in, limit, 0, true)
+		for _, cut := range []int{0, 1, 3, 17} {
+			got, gotIn, gotOut, err := preCombineSum(t, proto, in, limit, cut, false)
+			if fmt.Sprint(err) != fmt.Sprint(wantErr) || err == nil && (!slices.Equal(got, want) || gotIn != wantIn || gotOut != wantOut) {
+				t.Fatalf("%q (limit %d, chunks of %d records): got %q (%d in, %d out), %v; the generic table gives %q (%d, %d), %v",
+					in, limit, cut, got, gotIn, gotOut, err, want, wantIn, wantOut, wantErr)
+			}
 		}
 	}
 }
@@ -138,16 +142,21 @@ func TestPreCombineSumFast(t *testing.T) {
 	} {
 		checkPreCombineSum(t, Protocol{}, []byte(in))
 	}
-	// Keys of two fields, and a separator other than tab.
+	// Keys of two fields, a separator other than tab, NUL-terminated
+	// records, and the separator as the terminator.
 	checkPreCombineSum(t, Protocol{Key: shuffle.KeySpec{Separator: ",", Fields: 2}}, []byte("a,b,1\na,b,2\na,c,3\n"))
 	checkPreCombineSum(t, Protocol{Key: shuffle.KeySpec{Separator: ","}}, []byte("a,1\na,2\nb\n"))
+	checkPreCombineSum(t, Protocol{ZeroTerminated: true}, bytes.ReplaceAll(many.Bytes(), []byte("\n"), []byte{0}))
+	checkPreCombineSum(t, Protocol{ZeroTerminated: true, Key: shuffle.KeySpec{Separator: "\x00"}}, []byte("a\x001\x00"))
 }
 
 func FuzzPreCombineSum(f *testing.F) {
 	f.Add([]byte("a\t1\na\t2\nb\tx\n"))
 	f.Add([]byte("0123456789abcdefg\t1\n0123456789abcdefg\t3\n"))
 	f.Add([]byte("a\t9223372036854775807\na\t1\n"))
+	f.Add([]byte("k\t1\nk\t2\nno final newline\t3"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		checkPreCombineSum(t, Protocol{}, in)
+		checkPreCombineSum(t, Protocol{ZeroTerminated: true, Key: shuffle.KeySpec{Separator: "1"}}, in)
 	})
 }

@@ -116,7 +116,7 @@ func newSumTable() *sumTable {
 // was every other map task, and the faults of the tables grown again took
 // a twentieth of the framework's CPU. It holds at most maxFreeTables,
 // fewer than that unless as many were in use at once (one a running map
-// task).
+// task), and none bigger than keepTableBytes.
 var sumTables struct {
 	mu   sync.Mutex
 	free []*sumTable
@@ -137,8 +137,17 @@ func getSumTable() *sumTable {
 	return newSumTable()
 }
 
+// keepTableBytes bounds the slots of a table the free list keeps: a
+// bigger one (a task with more distinct keys) is left to the garbage
+// collector, so that an idle process holds at most maxFreeTables times
+// this much; growing it again is a small part of its next task's work.
+const keepTableBytes = 16 << 20
+
 // putSumTable empties t and keeps it for getSumTable.
 func putSumTable(t *sumTable) {
+	if len(t.slots)*int(unsafe.Sizeof(sumSlot{})) > keepTableBytes {
+		return
+	}
 	t.reset()
 	sumTables.mu.Lock()
 	defer sumTables.mu.Unlock()

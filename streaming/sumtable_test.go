@@ -218,4 +218,17 @@ func TestSumTablesKept(t *testing.T) {
 	if tab := getSumTable(); kept[tab] {
 		t.Fatalf("more than %d tables kept", maxFreeTables)
 	}
+	// A table grown past keepTableBytes is not kept.
+	big := newSumTable()
+	for i := 0; len(big.slots)*int(unsafe.Sizeof(sumSlot{})) <= keepTableBytes; i++ {
+		if _, err := big.add(fmt.Appendf(nil, "k%d", i), []byte("1")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	putSumTable(big)
+	for range maxFreeTables + 1 {
+		if tab := getSumTable(); tab == big {
+			t.Fatal("a table bigger than keepTableBytes was kept")
+		}
+	}
 }

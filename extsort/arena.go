@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -39,6 +40,12 @@ func (m *arenaMaps) unmap() {
 	}
 }
 
+// unmapPooled unmaps the mappings of an arena the pool dropped.
+func unmapPooled(m *arenaMaps) {
+	m.unmap()
+	pooledArenas.Add(-1)
+}
+
 func newArena(size int) (*arena, error) {
 	size = min(size, maxArena)
 	t, err := mapAnon(size)
@@ -60,8 +67,14 @@ func newArena(size int) (*arena, error) {
 // output, one after another, and faulting in fresh pages for each (slow
 // in some virtual machines, where the host backs them anew as well) cost
 // more than the sorting. A pooled arena keeps at most its first
-// keepPooled bytes of each mapping.
+// keepPooled bytes of each mapping, and the pool holds about
+// maxPooledArenas at most (a big sort finishes with several).
 var arenaPool sync.Pool
+
+// pooledArenas counts the arenas in arenaPool.
+var pooledArenas atomic.Int32
+
+const maxPooledArenas = 4
 
 // keepPooled is how much of each of its mappings a pooled arena keeps
 // (rounded up to a huge page boundary); the pages past it are given back.
@@ -72,6 +85,7 @@ const keepPooled = 16 << 20
 func getArena(size int) (*arena, error) {
 	if a, _ := arenaPool.Get().(*arena); a != nil {
 		a.cleanup.Stop()
+		pooledArenas.Add(-1)
 		if a.size == min(size, maxArena) {
 			a.reset()
 			return a, nil
@@ -87,6 +101,10 @@ func (a *arena) recycle() {
 	if a.tmem == nil {
 		return
 	}
+	if pooledArenas.Load() >= maxPooledArenas {
+		a.release()
+		return
+	}
 	for _, m := range [][]byte{a.tmem, a.rmem} {
 		if keep := hugeBoundary(uintptr(unsafe.Pointer(unsafe.SliceData(m))), keepPooled); keep < len(m) {
 			_ = unix.Madvise(m[keep:], unix.MADV_DONTNEED)
@@ -96,7 +114,8 @@ func (a *arena) recycle() {
 	// Only a pooled arena is unmapped by a cleanup: arenas in use are
 	// copied (grown, or put back to the budget), and a cleanup of the
 	// copy's source would unmap them.
-	a.cleanup = runtime.AddCleanup(a, (*arenaMaps).unmap, a.maps)
+	a.cleanup = runtime.AddCleanup(a, unmapPooled, a.maps)
+	pooledArenas.Add(1)
 	arenaPool.Put(a)
 }
 

@@ -131,3 +131,29 @@ func TestArenaRecycle(t *testing.T) {
 		t.Fatalf("arena from the pool not empty: %d text, %d records", len(b.text), len(b.recs))
 	}
 }
+
+// TestArenaPoolBound: the pool keeps about maxPooledArenas; the arenas
+// recycled past that are unmapped.
+func TestArenaPoolBound(t *testing.T) {
+	var as []*arena
+	for range maxPooledArenas + 3 {
+		a, err := newArena(1 << 20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		as = append(as, a)
+	}
+	released := 0
+	for _, a := range as {
+		a.recycle()
+		if a.tmem == nil {
+			released++
+		}
+	}
+	if n := pooledArenas.Load(); n > maxPooledArenas {
+		t.Errorf("%d arenas pooled, more than %d", n, maxPooledArenas)
+	}
+	if released < 3 {
+		t.Errorf("%d of %d arenas released, want at least 3", released, len(as))
+	}
+}

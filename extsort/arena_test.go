@@ -13,28 +13,7 @@ import (
 // /proc/self/smaps.
 func anonHugeKB(t *testing.T, addr uintptr) int {
 	t.Helper()
-	f, err := os.Open("/proc/self/smaps")
-	if err != nil {
-		t.Skip(err)
-	}
-	defer f.Close()
-	in := false
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		var lo, hi uintptr
-		if n, _ := fmt.Sscanf(line, "%x-%x", &lo, &hi); n == 2 && strings.Contains(line, " ") {
-			in = lo <= addr && addr < hi
-			continue
-		}
-		var kb int
-		if in && strings.HasPrefix(line, "AnonHugePages:") {
-			fmt.Sscanf(strings.TrimPrefix(line, "AnonHugePages:"), "%d", &kb)
-			return kb
-		}
-	}
-	t.Fatalf("no mapping holds %#x", addr)
-	return 0
+	return smapsKB(t, "AnonHugePages", addr, addr+1)
 }
 
 // TestArenaPages: a small sort touches 4 KiB pages only, not a 2 MiB huge

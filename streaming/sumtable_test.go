@@ -97,7 +97,8 @@ func FuzzSumTable(f *testing.F) {
 // must not pile up in long probe runs, as a weak mix of the key words
 // would make them (the table would stay correct, only slow).
 func TestSumTableSpread(t *testing.T) {
-	for _, format := range []string{"%d", "k%07d", "/static/%d.html", "%08x", "\x00\x00%04d\x00"} {
+	for _, format := range []string{"%d", "k%07d", "/static/%d.html", "%08x", "\x00\x00%04d\x00",
+		"%020d", "/static/css/%08d.css", "/static/css/%020d.css", "%d/talks/slides/2026/x"} {
 		tab := newSumTable()
 		for i := 0; i < 100000; i++ {
 			if _, err := tab.add([]byte(fmt.Sprintf(format, i)), []byte("1")); err != nil {
@@ -115,6 +116,26 @@ func TestSumTableSpread(t *testing.T) {
 		// a few dozen at most.
 		if mean := float64(total) / float64(len(tab.order)); mean > 2 || longest > 200 {
 			t.Errorf("keys %q: mean probe distance %.2f, longest %d", format, mean, longest)
+		}
+	}
+}
+
+// TestEqualLong checks the comparison of keys longer than 8 bytes
+// against their copy in the arena: equal keys of every length, and keys
+// that differ in one byte at every position after the first 8 (which the
+// slot compares).
+func TestEqualLong(t *testing.T) {
+	for n := 9; n <= 70; n++ {
+		a := []byte(strings.Repeat("0123456789", 7)[:n])
+		if !equalLong(bytes.Clone(a), a) {
+			t.Fatalf("%q not equal to itself", a)
+		}
+		for i := 8; i < n; i++ {
+			b := bytes.Clone(a)
+			b[i] ^= 0x80
+			if equalLong(a, b) || equalLong(b, a) {
+				t.Fatalf("%q equal to %q", a, b)
+			}
 		}
 	}
 }

@@ -173,6 +173,7 @@ type settings struct {
 	splitSize      int64
 	minSplit       int64
 	mapsHint       int
+	remote         bool // the tasks run on other hosts
 	markSuccess    bool
 	ignored        []string  // -D keys mrrun does not read
 	notRun         []string  // a map-only job's -reducer and -combiner
@@ -400,13 +401,14 @@ func resolve(o *Options) (*settings, error) {
 	} else if ok {
 		s.reduceAttempts = int(min(n, 1000))
 	}
+	switch o.Runner.(type) {
+	case nil, Local, *Local:
+	default:
+		s.remote = true
+	}
 	spec := o.Speculative == SpeculativeOn
 	if o.Speculative == SpeculativeAuto {
-		switch o.Runner.(type) {
-		case nil, Local, *Local:
-		default:
-			spec = true
-		}
+		spec = s.remote
 	}
 	s.mapSpeculative, s.reduceSpeculative = spec, spec
 	for _, p := range []struct {
@@ -552,25 +554,40 @@ func unwrapPath(err error) error {
 
 func defaultParallel() int { return runtime.NumCPU() }
 
-// maxAutoSplit bounds the split size mrrun picks by itself.
-const maxAutoSplit = 256 << 20
+// The split size mrrun picks by itself: about one map task per slot on
+// this machine, and two per slot on other hosts, no bigger than these.
+const (
+	maxAutoSplit       = 512 << 20
+	maxAutoSplitRemote = 256 << 20
+)
 
 // splitSizeFor returns the split size for total bytes of input. The
 // -D split.maxsize, split.minsize and job.maps settings decide when
-// given. Otherwise it is about total / (2 x the task slots), between
-// split.DefaultSize and maxAutoSplit: two map tasks per slot keep the
-// slots busy to the end, while every task more costs a mapper start and,
-// worse, another copy of its distinct keys to sort, write, merge and
-// combine again (the top-URLs job over 1 GiB on 2 cores: 16 tasks of
-// 64 MiB took 2.4 s and 4.5 CPU s, 4 of 256 MiB 1.9 s and 3.6 CPU s).
-// Capping it keeps a retried task cheap and a big input's tasks the
-// same size whatever its total.
+// given. Otherwise it is about total / slots, between split.DefaultSize
+// and maxAutoSplit. Every task more costs a mapper start and, worse,
+// another copy of its distinct keys to sort, write, merge and combine
+// again: the top-URLs job over 1 GiB on 2 cores spent 1.05 CPU s of its
+// own (besides the mappers') in 16 tasks of 64 MiB, 0.69 s in 4 of 256
+// MiB and 0.61 s in 2 of 512 MiB, in 1.9, 1.6 and 1.65 s (medians of 4
+// alternating runs, 2026-12-01). Here the slots share the CPUs, and a
+// slot that falls behind (another process taking a core) slows its task
+// and the others' alike. On other hosts a slot can fall behind alone,
+// or its host die, so there two tasks per slot, and smaller ones, let
+// the others take over the rest (with speculative attempts). Capping
+// the size keeps a retried task cheap and a big input's tasks the same
+// size whatever its total.
 func (s *settings) splitSizeFor(total int64) int64 {
 	size := int64(split.DefaultSize)
 	if s.splitSize > 0 {
 		size = s.splitSize
-	} else if slots := int64(max(s.parallel, 1)); total > 2*slots*size {
-		size = min((total+2*slots-1)/(2*slots), maxAutoSplit)
+	} else {
+		tasks, maxSize := int64(max(s.parallel, 1)), int64(maxAutoSplit)
+		if s.remote {
+			tasks, maxSize = 2*tasks, maxAutoSplitRemote
+		}
+		if total > tasks*size {
+			size = min((total+tasks-1)/tasks, maxSize)
+		}
 	}
 	if s.mapsHint > 0 && total > 0 {
 		size = min(size, max(1, (total+int64(s.mapsHint)-1)/int64(s.mapsHint)))

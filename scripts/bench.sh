@@ -29,9 +29,12 @@ BIN=$BENCH_DIR/bin
 go build -o "$BIN/" ./cmd/mrsort ./scripts/gen
 export LC_ALL=C
 
-input() { # kind size -> path
+# input kind size -> path, read once so that the timed runs find it in
+# the page cache (a machine may page out files unused for a while).
+input() {
 	local f=$BENCH_DIR/$1-$2
 	[ -s "$f" ] || "$BIN/gen" -kind "$1" -size "$2" >"$f"
+	cat "$f" >/dev/null
 	echo "$f"
 }
 

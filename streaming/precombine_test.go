@@ -122,9 +122,10 @@ func checkPreCombineSum(t *testing.T, proto Protocol, in []byte) {
 func TestPreCombineSumFast(t *testing.T) {
 	var many bytes.Buffer
 	for i := range 20000 {
-		// Keys of lengths up to 38, each seen 16 times, with counts, large values,
+		// Keys of lengths up to 62 (held in their slot or in the
+		// arena), each seen 16 times, with counts, large values,
 		// negative ones, floats and overflow.
-		k := strings.Repeat("k", (i%13)*3) + fmt.Sprint(i%97) // 1261 keys
+		k := strings.Repeat("k", (i%13)*5) + fmt.Sprint(i%97) // 1261 keys
 		v := []string{"1", "2", "9223372036854775807", "-3", "0.5", "17", "007"}[i%7]
 		fmt.Fprintf(&many, "%s\t%s\n", k, v)
 	}

@@ -64,13 +64,12 @@ func checkSumTableOnce(t *testing.T, tab *sumTable, keys [][]byte) {
 }
 
 // TestSumTableKeys covers the key encodings of the slots: keys held in a
-// slot (0 to 16 bytes) and in the arena (longer), with keys of every
-// length that differ in a single byte at every position, NUL and 0xff
-// bytes, and lengths that differ by one.
+// slot (0 to 16 bytes) and in the arena (longer), with keys of every length that differ in a single byte
+// at every position, NUL and 0xff bytes, and lengths that differ by one.
 func TestSumTableKeys(t *testing.T) {
 	var keys [][]byte
-	for n := 0; n <= 40; n++ {
-		base := []byte(strings.Repeat("abcdefghij", 5)[:n])
+	for n := 0; n <= 60; n++ {
+		base := []byte(strings.Repeat("abcdefghij", 6)[:n])
 		keys = append(keys, base)
 		for i := 0; i < n; i++ {
 			for _, c := range []byte{0, 'A', 0xff} {

@@ -127,7 +127,7 @@ if ! cmp -s <(bash -c "$ours") <(bash -c "$theirs"); then
 	echo "bench-stream: mrmerge | mrreduce sum and sort -m | mawk differ" >&2
 	exit 1
 fi
-in_c=$(cat "${plain[@]}" | wc -c)
+in_c=$(cat "${plain[@]}" | wc -c) # which reads them into the cache too
 warm "${maps[@]/%//part-00000}"
 read -r cm_w cm_c < <(median bash -c "$ours")
 read -r cs_w cs_c < <(median bash -c "$theirs")

@@ -25,7 +25,7 @@ import (
 // line, and no allocation: with the key kept apart, comparing it was a
 // second cache miss for every key not recently seen.
 type sumTable struct {
-	seed   maphash.Seed // for keys longer than 16 bytes
+	seed   maphash.Seed // for keys longer than 32 bytes
 	s0, s1 uint64       // for keys of up to 32 bytes
 	s2, s3 uint64       // for keys of 17 to 32
 	slots  []sumSlot
@@ -187,8 +187,7 @@ func (t *sumTable) hash(key []byte, k0, k1 uint64) uint32 {
 		}
 		// 17 to 32 bytes: its first and last 16, overlapping.
 		k2 := binary.LittleEndian.Uint64(key[8:])
-		k3 := binary.LittleEndian.Uint64(key[n-16:])
-		k1 = binary.LittleEndian.Uint64(key[n-8:])
+		k3 := binary.LittleEndian.Uint64(key[n-16:]) // k1 is key[n-8:]
 		hi, lo := bits.Mul64(k0^t.s0, k2^t.s1)
 		hi2, lo2 := bits.Mul64(k3^t.s2, k1^t.s3^uint64(n)<<56)
 		hi, lo = hi^hi2, lo^lo2
@@ -256,7 +255,7 @@ func (t *sumTable) addHashed(h uint32, k0, k1 uint64, key, v []byte) (bool, erro
 // time, rather than a call to bytes.Equal for a few words.
 func equalLong(a, b []byte) bool {
 	n := len(b)
-	a = a[:n]
+	a = a[:n] // the caller checked the lengths: this only drops bounds checks
 	for i := 8; i < n-8; i += 8 {
 		if binary.LittleEndian.Uint64(a[i:]) != binary.LittleEndian.Uint64(b[i:]) {
 			return false

@@ -59,7 +59,10 @@ type Options struct {
 	// Stderr receives messages; Name prefixes them.
 	Stderr io.Writer
 	Name   string
-	// Runner runs the tasks; nil means [Local].
+	// Runner runs the tasks; nil means [Local]. Any other Runner (even one
+	// wrapping Local) is taken to run them on other hosts: two map tasks
+	// per slot rather than one, and speculative attempts (see
+	// SpeculativeAuto).
 	Runner Runner
 	// Speculative says whether a slow task gets a backup attempt
 	// (speculative execution). -D mapreduce.map.speculative and
@@ -572,22 +575,51 @@ const (
 // alternating runs, 2026-12-01). Here the slots share the CPUs, and a
 // slot that falls behind (another process taking a core) slows its task
 // and the others' alike. On other hosts a slot can fall behind alone,
-// or its host die, so there two tasks per slot, and smaller ones, let
-// the others take over the rest (with speculative attempts). Capping
-// the size keeps a retried task cheap and a big input's tasks the same
-// size whatever its total.
+// or its host die, so there are two tasks per slot, no bigger than
+// maxAutoSplitRemote, for the others to take over the rest (with
+// speculative attempts). Capping the size keeps a retried task cheap and
+// a big input's tasks the same size whatever its total.
 func (s *settings) splitSizeFor(total int64) int64 {
+	if s.remote {
+		return s.autoSplitSize(total, 2, maxAutoSplitRemote)
+	}
+	return s.autoSplitSize(total, 1, maxAutoSplit)
+}
+
+// splitSizeOf returns the split size for files: splitSizeFor their total,
+// unless cutting them at that size, each file on its own, would give
+// more splits than slots and not a multiple of them (several files, or
+// short last splits). Then some slots would run alone at the end, and it
+// is the size for two tasks per slot, which evens them out: 3 files of
+// 300 MiB on 2 slots make 3 tasks of 300 MiB (600 MiB on the busier
+// slot) at one per slot, 6 of 225 and 75 MiB (525 MiB) at two.
+func (s *settings) splitSizeOf(files []split.Input) int64 {
+	var total int64
+	for _, f := range files {
+		total += f.Size
+	}
+	size := s.splitSizeFor(total)
+	if s.remote || s.splitSize > 0 {
+		return size
+	}
+	var n int64
+	for _, f := range files {
+		n += max(1, (f.Size+size-1)/size)
+	}
+	if slots := int64(max(s.parallel, 1)); n > slots && n%slots != 0 {
+		return s.autoSplitSize(total, 2, maxAutoSplit)
+	}
+	return size
+}
+
+// autoSplitSize is splitSizeFor with perSlot tasks per slot, no bigger
+// than maxSize unless the settings say so.
+func (s *settings) autoSplitSize(total, perSlot, maxSize int64) int64 {
 	size := int64(split.DefaultSize)
 	if s.splitSize > 0 {
 		size = s.splitSize
-	} else {
-		tasks, maxSize := int64(max(s.parallel, 1)), int64(maxAutoSplit)
-		if s.remote {
-			tasks, maxSize = 2*tasks, maxAutoSplitRemote
-		}
-		if total > tasks*size {
-			size = min((total+tasks-1)/tasks, maxSize)
-		}
+	} else if tasks := perSlot * int64(max(s.parallel, 1)); total > tasks*size {
+		size = min((total+tasks-1)/tasks, maxSize)
 	}
 	if s.mapsHint > 0 && total > 0 {
 		size = min(size, max(1, (total+int64(s.mapsHint)-1)/int64(s.mapsHint)))

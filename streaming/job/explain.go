@@ -63,12 +63,8 @@ func Explain(o *Options, w io.Writer) error {
 		return strings.Join(c, " ")
 	}
 
-	var total int64
 	files, _ := split.Expand(s.inputs)
-	for _, f := range files {
-		total += f.Size
-	}
-	size := s.splitSizeFor(total)
+	size := s.splitSizeOf(files)
 	var ins []string
 	for _, in := range s.inputs {
 		ins = append(ins, q(in))

@@ -244,15 +244,13 @@ func (d *driver) planCtx(ctx context.Context) error {
 	}
 	d.out = out
 	d.tmp = filepath.Join(out, TempDir)
-	var total int64
 	for _, f := range files {
 		abs, err := filepath.Abs(f.Path)
 		if err == nil && (abs == out || strings.HasPrefix(abs, out+string(filepath.Separator))) {
 			return configErr("-input %s is inside -output %s", f.Path, d.o.Output)
 		}
-		total += f.Size
 	}
-	size := s.splitSizeFor(total)
+	size := s.splitSizeOf(files)
 	d.files = files
 	d.splits, err = split.PlanFiles(files, split.Options{Size: size, MinSize: s.minSplit})
 	if err != nil {
@@ -475,7 +473,7 @@ func (d *driver) readJournal(fp string) ([]journalEntry, error) {
 		}
 		if first {
 			if e.Job != fp {
-				return nil, errors.New("the journal is of another job (different arguments or inputs)")
+				return nil, errors.New("the journal is of another job (different arguments or inputs, or splits planned otherwise by another version)")
 			}
 			first = false
 			continue

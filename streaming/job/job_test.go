@@ -352,11 +352,46 @@ func TestSplitSizeFor(t *testing.T) {
 		{"remote: many slots", settings{parallel: 6, remote: true}, 1024 * M, (1024*M + 11) / 12},
 		{"remote: at least the default", settings{parallel: 8, remote: true}, 1024 * M, 64 * M},
 		{"maxsize decides", settings{parallel: 2, splitSize: 32 * M}, 1024 * M, 32 * M},
-		{"minsize raises", settings{parallel: 2, minSplit: 512 * M}, 1024 * M, 512 * M},
+		{"minsize raises", settings{parallel: 2, minSplit: 768 * M}, 1024 * M, 768 * M},
+		{"remote: minsize raises", settings{parallel: 2, remote: true, minSplit: 300 * M}, 1024 * M, 300 * M},
+		{"remote: maps hint lowers", settings{parallel: 2, remote: true, mapsHint: 10}, 1024 * M, (1024*M + 9) / 10},
 		{"maps hint lowers", settings{parallel: 2, mapsHint: 10}, 1024 * M, (1024*M + 9) / 10},
 	} {
 		if got := tc.s.splitSizeFor(tc.total); got != tc.want {
 			t.Errorf("%s: splitSizeFor(%d) = %d, want %d", tc.name, tc.total, got, tc.want)
+		}
+	}
+}
+
+// TestSplitSizeOf: one task per slot, unless the files cut one by one
+// would leave some slots alone at the end; then two per slot.
+func TestSplitSizeOf(t *testing.T) {
+	const M = 1 << 20
+	files := func(sizes ...int64) []split.Input {
+		var f []split.Input
+		for i, n := range sizes {
+			f = append(f, split.Input{Path: fmt.Sprint(i), Size: n})
+		}
+		return f
+	}
+	for _, tc := range []struct {
+		name  string
+		s     settings
+		files []split.Input
+		want  int64
+	}{
+		{"one file", settings{parallel: 2}, files(1024 * M), 512 * M},
+		{"as many splits as slots", settings{parallel: 2}, files(300*M, 300*M), 300 * M},
+		{"three files on two slots", settings{parallel: 2}, files(300*M, 300*M, 300*M), 225 * M},
+		{"a short last split", settings{parallel: 2}, files(1000*M, 100*M), 275 * M},
+		{"four splits on two slots", settings{parallel: 2}, files(700*M, 700*M), 512 * M},
+		{"small files", settings{parallel: 2}, files(M, M, M), 64 * M},
+		{"maxsize decides", settings{parallel: 2, splitSize: 100 * M}, files(300*M, 300*M, 300*M), 100 * M},
+		{"remote", settings{parallel: 2, remote: true}, files(300*M, 300*M, 300*M), 225 * M},
+		{"remote, one file", settings{parallel: 2, remote: true}, files(1024 * M), 256 * M},
+	} {
+		if got := tc.s.splitSizeOf(tc.files); got != tc.want {
+			t.Errorf("%s: splitSizeOf = %d MiB, want %d MiB", tc.name, got/M, tc.want/M)
 		}
 	}
 }

@@ -181,6 +181,9 @@ func TestResolveSpeculative(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if _, other := c.runner.(hosts); s.remote != other {
+			t.Errorf("%T: remote %v", c.runner, s.remote)
+		}
 		if s.mapSpeculative != c.maps || s.reduceSpeculative != c.reduc || len(s.ignored) != 0 {
 			t.Errorf("%T %d %q: map %v reduce %v (ignored %q), want %v %v", c.runner, c.mode, c.conf,
 				s.mapSpeculative, s.reduceSpeculative, s.ignored, c.maps, c.reduc)

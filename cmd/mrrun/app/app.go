@@ -21,7 +21,8 @@ import (
 
 const description = `Run a MapReduce job the way Hadoop Streaming does, on this machine: the
 inputs are cut into splits on record boundaries (64 MiB, or up to 512 MiB
-for about one per task slot; a small or compressed file is one split), a
+for about one per task slot, two with -hosts; a small or compressed file
+is one split), a
 map task per split runs the
 mapper (with sh -c) over the split's records and partitions, sorts and
 combines its output into R partitions; reduce task p merges partition p

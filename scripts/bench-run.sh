@@ -51,7 +51,7 @@ MAPPER="mawk '{print \$7\"\t1\"}'"
 # as mrrun's.
 input() {
 	local f=$BENCH_DIR/logs-$1
-	[ -s "$f" ] || "$BIN/gen" -kind logs -size "$1" >"$f"
+	[ -s "$f" ] || { "$BIN/gen" -kind logs -size "$1" >"$f.tmp" && mv "$f.tmp" "$f"; } || exit
 	cat "$f" >/dev/null
 	echo "$f"
 }

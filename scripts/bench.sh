@@ -33,7 +33,7 @@ export LC_ALL=C
 # the page cache (a machine may page out files unused for a while).
 input() {
 	local f=$BENCH_DIR/$1-$2
-	[ -s "$f" ] || "$BIN/gen" -kind "$1" -size "$2" >"$f"
+	[ -s "$f" ] || { "$BIN/gen" -kind "$1" -size "$2" >"$f.tmp" && mv "$f.tmp" "$f"; } || exit
 	cat "$f" >/dev/null
 	echo "$f"
 }

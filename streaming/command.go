@@ -502,33 +502,6 @@ func closeInput(inR, inW, direct *os.File) {
 	inW.Close()
 }
 
-// countRange counts the records and bytes of f in [start, end), reading
-// it in pieces that stay in the cache (as fast as mapping it, without the
-// mapping's page-table work).
-func countRange(f *os.File, start, end int64, term byte) (records, n int64, err error) {
-	bp := countBufs.Get().(*[]byte)
-	defer countBufs.Put(bp)
-	buf := *bp
-	for off := start; off < end; {
-		m, err := f.ReadAt(buf[:min(int64(len(buf)), end-off)], off)
-		records += countRecords(buf[:m], term)
-		n += int64(m)
-		off += int64(m)
-		if err != nil {
-			if err == io.EOF && off >= end {
-				break
-			}
-			return records, n, err
-		}
-	}
-	return records, n, nil
-}
-
-// countBufs holds countRange's buffers: reads of 1 MiB take an eighth
-// of the system calls of 128 KiB ones, and a buffer that is reused is not
-// faulted in again (which is slow in some virtual machines).
-var countBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
-
 // blockingPipe returns a pipe whose ends are in blocking mode, so that
 // our reads and writes on them are plain system calls that move as much
 // as the pipe allows, rather than non-blocking ones that return early and

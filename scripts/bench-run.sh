@@ -48,16 +48,17 @@ MAPPER="mawk '{print \$7\"\t1\"}'"
 # timed runs find it in the page cache: a machine may page out files
 # unused for a minute (this one does, with proactive reclaim), and reading
 # 4 GiB back from its disk took 7 s of system time, which would be timed
-# as mrrun's. It is first dropped from the cache, so that it is read back
-# whole from the disk, as any file a job reads for the first time: the
-# cache then holds it in large folios, filled by read-ahead. A file paged
-# out in part and read back can be held in 4 KiB pages, and counting its
-# records (the framework's second read of the input) then cost three
-# times as much here: 0.14 s a GiB against 0.044.
+# as mrrun's. It is first written out and dropped from the cache (dd's
+# nocache drops clean pages only), so that it is read back whole from the
+# disk, as any file a job reads for the first time: the cache then holds
+# it in large folios, filled by read-ahead. A file paged out in part and
+# read back can be held in 4 KiB pages, and counting its records (the
+# framework's second read of the input) then cost three times as much
+# here: 0.14 s a GiB against 0.044.
 input() {
 	local f=$BENCH_DIR/logs-$1
 	[ -s "$f" ] || { "$BIN/gen" -kind logs -size "$1" >"$f.tmp" && mv "$f.tmp" "$f"; } || exit
-	dd if="$f" iflag=nocache count=0 status=none
+	sync "$f" && dd if="$f" iflag=nocache count=0 status=none
 	cat "$f" >/dev/null
 	echo "$f"
 }

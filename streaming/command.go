@@ -810,7 +810,7 @@ func spliceRange(w, src *os.File, start, end int64) (sent int64, epipe bool, err
 		case err != nil:
 			return off - start, false, err
 		case n == 0:
-			return off - start, false, io.ErrUnexpectedEOF // the file shrank
+			return off - start, false, shortFile(src, end)
 		}
 	}
 	runtime.KeepAlive(w)
